@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/evtxhunt/evtxhunt/parser"
+)
+
+func runEvents(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("events", "[--workers N] [--stats FILE] PATH...", stderr)
+	workers := fs.Int("workers", 0, "chunks decoded in parallel (default: number of CPUs)")
+	statsPath := fs.String("stats", "", "write per-file parse statistics as JSON to `FILE`")
+	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return usageError(stderr, fs, err)
+	}
+	if len(paths) == 0 {
+		return usageError(stderr, fs, errors.New("no evidence path given"))
+	}
+	if *workers < 0 {
+		return usageError(stderr, fs, fmt.Errorf("--workers must be positive, got %d", *workers))
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	start := time.Now()
+	files, findErrs := parser.FindEvidence(paths)
+	for _, err := range findErrs {
+		fmt.Fprintf(stderr, "evtxhunt: %v\n", err)
+	}
+
+	out := bufio.NewWriterSize(stdout, 1<<16)
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	scanner := parser.NewScanner(parser.Options{Workers: *workers})
+	stats, err := scanner.Scan(ctx, files, func(ev *parser.ProcessEvent) error { return enc.Encode(ev) })
+	if ferr := out.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxhunt events: %v\n", err)
+		return exitEvidence
+	}
+	totals := parser.Sum(stats)
+	if *statsPath != "" {
+		if err := writeJSONFile(*statsPath, struct {
+			Totals parser.Totals       `json:"totals"`
+			Files  []*parser.FileStats `json:"files"`
+		}{totals, stats}); err != nil {
+			fmt.Fprintf(stderr, "evtxhunt events: %v\n", err)
+			return exitEvidence
+		}
+	}
+	printParseSummary(stderr, stats, totals, len(findErrs), time.Since(start))
+	if totals.Errors > 0 || len(findErrs) > 0 {
+		return exitEvidence
+	}
+	return exitClean
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// printParseSummary prints the one-screen account of what was read.
+func printParseSummary(w io.Writer, stats []*parser.FileStats, t parser.Totals, pathErrors int, wall time.Duration) {
+	mb := float64(t.Bytes) / 1e6
+	secs := wall.Seconds()
+	fmt.Fprintf(w, "\nevtxhunt: %d files (%.1f MB) in %.2fs: %.1f MB/s, %.0f records/s\n", t.Files, mb, secs, mb/secs, float64(t.Records.Seen)/secs)
+	fmt.Fprintf(w, "  chunks:   %d slots, %d decoded, %d empty, %d bad magic, %d header CRC, %d data CRC, %d truncated, %d failed\n",
+		t.Chunks.Slots, t.Chunks.Decoded, t.Chunks.Empty, t.Chunks.BadMagic, t.Chunks.HeaderCRCFailures, t.Chunks.DataCRCFailures, t.Chunks.Truncated, t.Chunks.Failed)
+	fmt.Fprintf(w, "  records:  %d seen, %d decoded, %d failed\n", t.Records.Seen, t.Records.Decoded, t.Records.Failed)
+	fmt.Fprintf(w, "  process:  %d Security 4688, %d Sysmon 1\n", t.ProcessEvents[parser.SourceSecurity4688], t.ProcessEvents[parser.SourceSysmon1])
+	fmt.Fprintf(w, "  errors:   %d in %d files", t.Errors, t.FilesWithErrs)
+	if pathErrors > 0 {
+		fmt.Fprintf(w, ", %d paths unreadable", pathErrors)
+	}
+	fmt.Fprintln(w)
+	const show = 10
+	shown := 0
+	for _, f := range stats {
+		for i := range f.Errors {
+			if shown == show {
+				fmt.Fprintf(w, "  ... %d more (see --stats)\n", t.Errors-show)
+				return
+			}
+			fmt.Fprintf(w, "  %v\n", &f.Errors[i])
+			shown++
+		}
+	}
+}

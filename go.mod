@@ -1,0 +1,7 @@
+module github.com/evtxhunt/evtxhunt
+
+go 1.26.0
+
+require github.com/0xrawsec/golang-evtx v1.2.9
+
+require github.com/0xrawsec/golang-utils v1.3.0 // indirect

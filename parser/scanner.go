@@ -1,0 +1,288 @@
+package parser
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+)
+
+// Options configure a Scanner.
+type Options struct {
+	// Workers is the number of chunks decoded at once; 0 means GOMAXPROCS.
+	Workers int
+	// Progress, when set, is called with the number of evidence bytes read
+	// each time more are read. It runs on the reading goroutine.
+	Progress func(bytes int64)
+}
+
+// Scanner reads EVTX files chunk by chunk, decodes chunks in parallel in a
+// bounded pool of goroutines it owns, and hands out process events in file,
+// chunk and record order.
+type Scanner struct {
+	workers  int
+	progress func(int64)
+}
+
+// NewScanner returns a Scanner with the given options.
+func NewScanner(o Options) *Scanner {
+	s := &Scanner{workers: o.Workers, progress: o.Progress}
+	if s.workers <= 0 {
+		s.workers = runtime.GOMAXPROCS(0)
+	}
+	return s
+}
+
+// job is one chunk slot on its way through the pool, or the end of a file.
+type job struct {
+	file   *fileRead
+	chunk  Chunk
+	buf    []byte
+	result ChunkResult
+	done   chan struct{}
+	end    bool // no chunk: the file's last job, carrying what the reader learnt
+}
+
+// fileRead is what the reading goroutine learns about a file. header is set
+// before the file's first chunk is sent, the rest before its end marker.
+type fileRead struct {
+	path   string
+	header *FileHeader
+	size   int64
+	sha256 string
+	errors []DecodeError
+}
+
+// Scan decodes the files in the order given and calls emit for each process
+// event, in (file, chunk, record) order. The event is only valid during the
+// call. It returns the stats of every file, in the same order. Damaged
+// evidence is not an error: it is counted in the stats. An error from emit or
+// a cancelled ctx stops the scan and is returned.
+func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*ProcessEvent) error) ([]*FileStats, error) {
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel, which runs first
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	window := 2 * s.workers
+	ordered := make(chan *job, window) // in file order, decoded or not: bounds memory
+	work := make(chan *job)
+	bufs := make(chan []byte, window+s.workers+1)
+	for range cap(bufs) {
+		bufs <- make([]byte, ChunkSize)
+	}
+
+	wg.Go(func() { s.read(ctx, files, ordered, work, bufs) })
+	for range s.workers {
+		wg.Go(func() { decodeChunks(work, bufs) })
+	}
+
+	var all []*FileStats
+	var cur *FileStats
+	for j := range ordered {
+		if cur == nil {
+			cur = newFileStats(j.file.path)
+		}
+		if j.end {
+			finishFile(cur, j.file)
+			all = append(all, cur)
+			cur = nil
+			continue
+		}
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			return all, ctx.Err()
+		}
+		mergeChunk(cur, j)
+		for i := range j.result.Events {
+			if err := emit(&j.result.Events[i]); err != nil {
+				return all, err
+			}
+		}
+	}
+	return all, ctx.Err()
+}
+
+// read is the only goroutine that touches the files: it reads every chunk
+// slot in order, hashes the bytes on the way, and dispatches the slots.
+func (s *Scanner) read(ctx context.Context, files []string, ordered, work chan<- *job, bufs chan []byte) {
+	defer close(ordered)
+	defer close(work)
+	send := func(j *job, to chan<- *job) bool {
+		select {
+		case to <- j:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for _, path := range files {
+		fr := &fileRead{path: path}
+		ok := s.readFile(ctx, fr, func(j *job) bool { return send(j, ordered) && send(j, work) }, bufs)
+		if !ok || !send(&job{file: fr, end: true}, ordered) {
+			return
+		}
+	}
+}
+
+// readFile reads one file's slots, calling dispatch for each; it returns false
+// when the scan was cancelled.
+func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job) bool, bufs chan []byte) bool {
+	fail := func(kind ErrorKind, off int64, err error) {
+		fr.errors = append(fr.errors, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: err.Error()})
+	}
+	f, err := os.Open(fr.path) // read-only: evidence is never written
+	if err != nil {
+		fail(ErrFile, 0, err)
+		return true
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		fail(ErrFile, 0, err)
+		return true
+	}
+	if info.IsDir() {
+		fail(ErrFile, 0, errors.New("is a directory"))
+		return true
+	}
+	fr.size = info.Size()
+	sum := sha256.New()
+	defer func() { fr.sha256 = hex.EncodeToString(sum.Sum(nil)) }()
+
+	head := make([]byte, min(FileHeaderSize, fr.size))
+	if _, err := f.ReadAt(head, 0); err != nil && err != io.EOF {
+		fail(ErrFile, 0, err)
+		return true
+	}
+	sum.Write(head)
+	s.reportProgress(int64(len(head)))
+	h, err := parseFileHeader(head)
+	if err != nil {
+		fail(ErrFile, 0, err)
+		hashRest(f, int64(len(head)), fr, sum, s)
+		return true
+	}
+	fr.header = &h
+	if !h.ChecksumOK {
+		fail(ErrFileHeader, 0, errors.New("file header CRC32 does not match; header fields are not trusted"))
+	}
+	if fr.size < FileHeaderSize {
+		fail(ErrTruncated, 0, fmt.Errorf("file is %d bytes, shorter than its 4096-byte header block", fr.size))
+		return true
+	}
+	for i, off := 0, int64(FileHeaderSize); off < fr.size; i, off = i+1, off+ChunkSize {
+		var buf []byte
+		select {
+		case buf = <-bufs:
+		case <-ctx.Done():
+			return false
+		}
+		n, err := f.ReadAt(buf[:min(ChunkSize, fr.size-off)], off)
+		sum.Write(buf[:n])
+		if err != nil && err != io.EOF {
+			fail(ErrFile, off, fmt.Errorf("reading chunk %d: %w", i, err))
+			bufs <- buf
+			continue
+		}
+		s.reportProgress(int64(n))
+		j := &job{file: fr, buf: buf, done: make(chan struct{}),
+			chunk: Chunk{File: fr.path, Index: i, Offset: off, Data: buf[:n]}}
+		if !dispatch(j) {
+			return false
+		}
+	}
+	return true
+}
+
+// hashRest hashes a file that is not decoded, so the inventory still names it
+// by content.
+func hashRest(f *os.File, from int64, fr *fileRead, sum hash.Hash, s *Scanner) {
+	n, err := io.Copy(sum, io.NewSectionReader(f, from, fr.size-from))
+	s.reportProgress(n)
+	if err != nil {
+		fr.errors = append(fr.errors, DecodeError{File: fr.path, Kind: ErrFile, Offset: from + n, Chunk: -1, Reason: err.Error()})
+	}
+}
+
+func (s *Scanner) reportProgress(n int64) {
+	if s.progress != nil && n > 0 {
+		s.progress(n)
+	}
+}
+
+// decodeChunks is one worker of the pool.
+func decodeChunks(work <-chan *job, bufs chan<- []byte) {
+	dec := newGolangEvtxDecoder()
+	defer dec.close()
+	for j := range work {
+		decodeChunk(dec, j)
+		j.chunk.Data = nil
+		bufs <- j.buf
+		j.buf = nil
+		close(j.done)
+	}
+}
+
+// decodeChunk checks and decodes one slot. Decoders recover their own panics
+// record by record; this recover is the last line, so that no input can stop
+// the scan.
+func decodeChunk(dec ChunkDecoder, j *job) {
+	r := &j.result
+	r.reset()
+	defer func() {
+		if p := recover(); p != nil {
+			r.Chunks.Failed = 1
+			r.Records.Failed = r.Records.Seen - r.Records.Decoded
+			r.chunkError(&j.chunk, ErrPanic, "decoder panicked: %v", p)
+		}
+	}()
+	if inspectChunk(&j.chunk, r) {
+		dec.Decode(&j.chunk, r)
+	}
+}
+
+func mergeChunk(fs *FileStats, j *job) {
+	r := &j.result
+	c := &fs.Chunks
+	c.Slots += r.Chunks.Slots
+	c.Decoded += r.Chunks.Decoded
+	c.Empty += r.Chunks.Empty
+	c.BadMagic += r.Chunks.BadMagic
+	c.HeaderCRCFailures += r.Chunks.HeaderCRCFailures
+	c.DataCRCFailures += r.Chunks.DataCRCFailures
+	c.Truncated += r.Chunks.Truncated
+	c.Failed += r.Chunks.Failed
+	if h := j.file.header; h != nil && j.chunk.Index >= int(h.ChunkCount) && r.Records.Seen > 0 {
+		c.PastHeaderCount++
+	}
+	fs.Records.Seen += r.Records.Seen
+	fs.Records.Decoded += r.Records.Decoded
+	fs.Records.Failed += r.Records.Failed
+	fs.Census.add(r.Census)
+	for i := range r.Events {
+		fs.ProcessEvents[r.Events[i].Source]++
+	}
+	for _, e := range r.Errors {
+		fs.addError(e)
+	}
+}
+
+func finishFile(fs *FileStats, fr *fileRead) {
+	fs.Size = fr.size
+	fs.SHA256 = fr.sha256
+	fs.Header = fr.header
+	for _, e := range fr.errors {
+		fs.addError(e)
+	}
+	slices.SortStableFunc(fs.Errors, func(a, b DecodeError) int { return cmp.Compare(a.Offset, b.Offset) })
+}

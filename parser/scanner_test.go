@@ -1,0 +1,109 @@
+package parser
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestScanDamagedSyntheticFile runs a file with every kind of framing damage
+// through the whole pipeline. Its records are framed correctly but hold no
+// binary XML, so the decoder must fail each one, count it and go on.
+func TestScanDamagedSyntheticFile(t *testing.T) {
+	dir := t.TempDir()
+	var file []byte
+	file = append(file, testFileHeader(1, 1)...) // dirty, and the chunk count is stale
+	file = append(file, testChunk(1, testRecord(1, []byte("\x66junk")), testRecord(2, nil))...)
+	file = append(file, make([]byte, ChunkSize)...)
+	bad := testChunk(3, testRecord(3, []byte{0x0f, 1, 1, 0}))
+	copy(bad, "ElfChnkX")
+	file = append(file, bad...)
+	file = append(file, testChunk(4, testRecord(4, nil))[:1000]...)
+	damaged := filepath.Join(dir, "damaged.evtx")
+	notEVTX := filepath.Join(dir, "notes.evtx")
+	mustWrite(t, damaged, file)
+	mustWrite(t, notEVTX, []byte("this is not an event log"))
+
+	var events int
+	stats, err := NewScanner(Options{Workers: 3}).Scan(context.Background(),
+		[]string{damaged, filepath.Join(dir, "missing.evtx"), notEVTX},
+		func(*ProcessEvent) error { events++; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) != 3 || events != 0 {
+		t.Fatalf("%d stats, %d events", len(stats), events)
+	}
+	s := stats[0]
+	sum := sha256.Sum256(file)
+	if s.Size != int64(len(file)) || s.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("size %d sha %s", s.Size, s.SHA256)
+	}
+	wantChunks := ChunkCounts{Slots: 4, Empty: 1, BadMagic: 1, HeaderCRCFailures: 1, Truncated: 1, Failed: 3, PastHeaderCount: 2}
+	if s.Chunks != wantChunks {
+		t.Errorf("chunks = %+v\nwant     %+v", s.Chunks, wantChunks)
+	}
+	if s.Records != (RecordCounts{Seen: 4, Failed: 4}) {
+		t.Errorf("records = %+v", s.Records)
+	}
+	if s.Header == nil || !s.Header.Dirty || s.Header.ChunkCount != 1 {
+		t.Errorf("header = %+v", s.Header)
+	}
+	failed := map[uint64]bool{}
+	for _, e := range s.Errors {
+		if e.Kind == ErrRecord || e.Kind == ErrPanic {
+			failed[e.RecordID] = true
+			if !strings.HasPrefix(e.Reason, "golang-evtx: ") || e.Offset < FileHeaderSize {
+				t.Errorf("record error without context: %+v", e)
+			}
+		}
+	}
+	if len(failed) != 4 {
+		t.Errorf("record errors name records %v, want 1-4; all errors: %v", failed, s.Errors)
+	}
+	if s.ErrorCount != len(s.Errors) || s.Clean() {
+		t.Errorf("error count %d for %d errors", s.ErrorCount, len(s.Errors))
+	}
+
+	for i, want := range []string{"no such file", "not an EVTX file"} {
+		f := stats[i+1]
+		if len(f.Errors) != 1 || f.Errors[0].Kind != ErrFile || !strings.Contains(f.Errors[0].Reason, want) {
+			t.Errorf("%s: errors %v, want one %q", f.Path, f.Errors, want)
+		}
+	}
+	notSum := sha256.Sum256([]byte("this is not an event log"))
+	if got := stats[2].SHA256; got != hex.EncodeToString(notSum[:]) {
+		t.Errorf("not-EVTX file hashed as %q", got)
+	}
+}
+
+func TestScanStopsOnEmitError(t *testing.T) {
+	if _, err := os.Stat(sharedEVTX); err != nil {
+		t.Skipf("needs ../shared: %v", err)
+	}
+	files, _ := FindEvidence([]string{sharedEVTX})
+	stop := errors.New("enough")
+	n := 0
+	_, err := NewScanner(Options{Workers: 2}).Scan(context.Background(), files, func(*ProcessEvent) error {
+		n++
+		if n == 5 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || n != 5 {
+		t.Errorf("err = %v after %d events", err, n)
+	}
+}
+
+func mustWrite(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,184 @@
+package parser
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+// CensusKey identifies a kind of record.
+type CensusKey struct {
+	Channel  string `json:"channel"`
+	Provider string `json:"provider"`
+	EventID  uint16 `json:"event_id"`
+}
+
+// Census counts records by channel, provider and event id.
+type Census map[CensusKey]uint64
+
+func (c Census) add(o Census) {
+	for k, n := range o {
+		c[k] += n
+	}
+}
+
+// CensusRow is one line of a census, for output.
+type CensusRow struct {
+	CensusKey
+	Records uint64 `json:"records"`
+}
+
+// Rows lists the census sorted by channel, provider and event id.
+func (c Census) Rows() []CensusRow {
+	rows := make([]CensusRow, 0, len(c))
+	for k, n := range c {
+		rows = append(rows, CensusRow{k, n})
+	}
+	slices.SortFunc(rows, func(a, b CensusRow) int {
+		return cmp.Or(cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.EventID, b.EventID))
+	})
+	return rows
+}
+
+// MarshalJSON writes the census as a sorted list: JSON objects cannot have
+// struct keys, and a list keeps output deterministic.
+func (c Census) MarshalJSON() ([]byte, error) { return json.Marshal(c.Rows()) }
+
+// ErrorKind classifies what could not be read.
+type ErrorKind string
+
+const (
+	ErrFile        ErrorKind = "file"         // open, read, not EVTX
+	ErrFileHeader  ErrorKind = "file-header"  // header checksum
+	ErrChunkMagic  ErrorKind = "chunk-magic"  // slot without ElfChnk
+	ErrChunkHeader ErrorKind = "chunk-header" // header CRC, tables
+	ErrChunkData   ErrorKind = "chunk-data"   // records CRC
+	ErrTruncated   ErrorKind = "truncated"    // last chunk cut short
+	ErrRecordWalk  ErrorKind = "record-walk"  // chain of records broken
+	ErrRecord      ErrorKind = "record"       // one record not decoded
+	ErrRecordField ErrorKind = "record-field" // decoded, one field unreadable
+	ErrPanic       ErrorKind = "panic"        // decoder panicked; recovered
+)
+
+// DecodeError is one problem met in the evidence, with enough context to find
+// the bytes again.
+type DecodeError struct {
+	File     string    `json:"file"`
+	Kind     ErrorKind `json:"kind"`
+	Offset   int64     `json:"offset"` // in the file
+	Chunk    int       `json:"chunk"`  // slot number, -1 for the file itself
+	RecordID uint64    `json:"record_id,omitempty"`
+	Reason   string    `json:"reason"`
+}
+
+func (e *DecodeError) Error() string {
+	s := fmt.Sprintf("%s: offset 0x%x", e.File, e.Offset)
+	if e.Chunk >= 0 {
+		s += fmt.Sprintf(" (chunk %d)", e.Chunk)
+	}
+	if e.RecordID != 0 {
+		s += fmt.Sprintf(" record %d", e.RecordID)
+	}
+	return s + ": " + string(e.Kind) + ": " + e.Reason
+}
+
+// ChunkCounts describes what the chunk slots of a file held.
+type ChunkCounts struct {
+	Slots             int `json:"slots"`
+	Decoded           int `json:"decoded"`
+	Empty             int `json:"empty"`
+	BadMagic          int `json:"bad_magic"`
+	HeaderCRCFailures int `json:"header_crc_failures"`
+	DataCRCFailures   int `json:"data_crc_failures"`
+	Truncated         int `json:"truncated"`
+	Failed            int `json:"failed"`
+	PastHeaderCount   int `json:"past_header_count"` // chunks beyond the header's chunk count that held records
+}
+
+// RecordCounts describes the records of a file.
+type RecordCounts struct {
+	Seen    uint64 `json:"seen"`    // record headers found
+	Decoded uint64 `json:"decoded"` // records whose content was read
+	Failed  uint64 `json:"failed"`  // records seen but not read
+}
+
+// maxErrorsPerFile bounds the error list kept for one file; counts stay exact.
+const maxErrorsPerFile = 1000
+
+// FileStats is the parse health of one evidence file.
+type FileStats struct {
+	Path          string            `json:"path"`
+	Size          int64             `json:"size"`
+	SHA256        string            `json:"sha256"`
+	Header        *FileHeader       `json:"header,omitempty"`
+	Chunks        ChunkCounts       `json:"chunks"`
+	Records       RecordCounts      `json:"records"`
+	ProcessEvents map[Source]uint64 `json:"process_events"`
+	Census        Census            `json:"census"`
+	ErrorCount    int               `json:"error_count"`
+	Errors        []DecodeError     `json:"errors"`
+	ErrorsOmitted int               `json:"errors_omitted,omitempty"`
+}
+
+func newFileStats(path string) *FileStats {
+	return &FileStats{
+		Path:          path,
+		ProcessEvents: map[Source]uint64{SourceSecurity4688: 0, SourceSysmon1: 0},
+		Census:        Census{},
+		Errors:        []DecodeError{},
+	}
+}
+
+func (s *FileStats) addError(e DecodeError) {
+	s.ErrorCount++
+	if len(s.Errors) >= maxErrorsPerFile {
+		s.ErrorsOmitted++
+		return
+	}
+	s.Errors = append(s.Errors, e)
+}
+
+// Clean reports whether the file was read without any error.
+func (s *FileStats) Clean() bool { return s.ErrorCount == 0 }
+
+// Totals sums the stats of many files.
+type Totals struct {
+	Files         int               `json:"files"`
+	FilesWithErrs int               `json:"files_with_errors"`
+	Bytes         int64             `json:"bytes"`
+	Chunks        ChunkCounts       `json:"chunks"`
+	Records       RecordCounts      `json:"records"`
+	ProcessEvents map[Source]uint64 `json:"process_events"`
+	Errors        int               `json:"errors"`
+}
+
+// Sum adds up per-file stats.
+func Sum(files []*FileStats) Totals {
+	t := Totals{ProcessEvents: map[Source]uint64{SourceSecurity4688: 0, SourceSysmon1: 0}}
+	for _, f := range files {
+		t.Files++
+		if !f.Clean() {
+			t.FilesWithErrs++
+		}
+		t.Bytes += f.Size
+		c := &t.Chunks
+		c.Slots += f.Chunks.Slots
+		c.Decoded += f.Chunks.Decoded
+		c.Empty += f.Chunks.Empty
+		c.BadMagic += f.Chunks.BadMagic
+		c.HeaderCRCFailures += f.Chunks.HeaderCRCFailures
+		c.DataCRCFailures += f.Chunks.DataCRCFailures
+		c.Truncated += f.Chunks.Truncated
+		c.Failed += f.Chunks.Failed
+		c.PastHeaderCount += f.Chunks.PastHeaderCount
+		t.Records.Seen += f.Records.Seen
+		t.Records.Decoded += f.Records.Decoded
+		t.Records.Failed += f.Records.Failed
+		for s, n := range f.ProcessEvents {
+			t.ProcessEvents[s] += n
+		}
+		t.Errors += f.ErrorCount
+	}
+	return t
+}
