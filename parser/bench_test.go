@@ -1,0 +1,98 @@
+package parser
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/0xrawsec/golang-evtx/evtx"
+)
+
+// benchCorpus is the attack-samples set restricted to the files golang-evtx's
+// own FastEvents survives (a panic there would kill the benchmark): those our
+// scanner reads without a single error.
+func benchCorpus(b *testing.B) (files []string, bytes int64, records uint64) {
+	needShared(b)
+	all, _ := FindEvidence([]string{sharedEVTX + "/attack-samples"})
+	stats, err := NewScanner(Options{}).Scan(context.Background(), all, func(*ProcessEvent) error { return nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range stats {
+		if s.Clean() {
+			files = append(files, s.Path)
+			bytes += s.Size
+			records += s.Records.Seen
+		}
+	}
+	return files, bytes, records
+}
+
+// reportPerRecord adds records/s and allocations per record to a benchmark.
+func reportPerRecord(b *testing.B, records uint64, before *runtime.MemStats) {
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	n := float64(records) * float64(b.N)
+	b.ReportMetric(n/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, "allocs/record")
+}
+
+// BenchmarkScan measures evtxhunt's scanner (read, check, decode with
+// golang-evtx in our pool, normalize) over the corpus.
+//
+//	go test -run '^$' -bench 'Scan|FastEvents' -benchtime 3x ./parser
+func BenchmarkScan(b *testing.B) {
+	files, size, records := benchCorpus(b)
+	for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			b.SetBytes(size)
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for b.Loop() {
+				var events int
+				if _, err := NewScanner(Options{Workers: workers}).Scan(context.Background(), files, func(*ProcessEvent) error {
+					events++
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+				if events == 0 {
+					b.Fatal("no process events")
+				}
+			}
+			reportPerRecord(b, records, &before)
+		})
+	}
+}
+
+// BenchmarkGolangEvtxFastEvents is the baseline: golang-evtx alone, through
+// the FastEvents call evtxhunt must not use, on the same files.
+func BenchmarkGolangEvtxFastEvents(b *testing.B) {
+	files, size, records := benchCorpus(b)
+	b.SetBytes(size)
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for b.Loop() {
+		var n uint64
+		for _, path := range files {
+			f, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ef, err := evtx.New(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range ef.FastEvents() {
+				n++
+			}
+			f.Close()
+		}
+		if n == 0 {
+			b.Fatal("no events")
+		}
+	}
+	reportPerRecord(b, records, &before)
+}
