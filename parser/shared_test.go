@@ -109,6 +109,9 @@ func TestOracleCounts(t *testing.T) {
 				recordErrs++
 			}
 		}
+		if undecoded > 100 && !errorsMention(s.Errors, "ERROR - ") {
+			t.Errorf("%s: golang-evtx's log lines were not captured into the record errors", s.Path)
+		}
 		if recordErrs != s.Records.Failed {
 			t.Errorf("%s: %d failed records but %d record errors", s.Path, s.Records.Failed, recordErrs)
 		}
@@ -230,4 +233,13 @@ func TestRealRecordFields(t *testing.T) {
 			t.Errorf("%s record %d:\ngot  %+v\nwant %+v", tc.file, tc.want.RecordID, *got, tc.want)
 		}
 	}
+}
+
+func errorsMention(errs []DecodeError, text string) bool {
+	for _, e := range errs {
+		if strings.Contains(e.Reason, text) {
+			return true
+		}
+	}
+	return false
 }
