@@ -61,24 +61,24 @@ func inspectChunk(c *Chunk, r *ChunkResult) bool {
 	if len(data) < ChunkSize {
 		r.Chunks.Truncated = 1
 		r.chunkError(c, ErrTruncated, "chunk slot holds %d of %d bytes: the file ends inside it", len(data), ChunkSize)
-		if len(data) < chunkTablesEnd {
+		if len(data) < ChunkTablesEnd {
 			return false
 		}
 	}
-	if !bytes.Equal(data[:8], chunkMagic) {
+	if !bytes.Equal(data[:8], ChunkMagic) {
 		// A damaged magic need not mean damaged records: decode whatever
 		// the record chain still holds.
 		r.Chunks.BadMagic = 1
-		r.chunkError(c, ErrChunkMagic, "chunk magic is %q, want %q", data[:8], chunkMagic)
+		r.chunkError(c, ErrChunkMagic, "chunk magic is %q, want %q", data[:8], ChunkMagic)
 	}
 	c.Header = parseChunkHeader(data)
-	if got := headerChecksum(data); got != c.Header.HeaderChecksum {
+	if got := ChunkHeaderChecksum(data); got != c.Header.HeaderChecksum {
 		r.Chunks.HeaderCRCFailures = 1
 		r.chunkError(c, ErrChunkHeader, "header CRC32 is 0x%08x, computed 0x%08x", c.Header.HeaderChecksum, got)
 	}
 	end := recordsEnd(c.Header, len(data))
 	if int(c.Header.FreeSpaceOffset) == end {
-		if got := crc32.ChecksumIEEE(data[chunkTablesEnd:end]); got != c.Header.DataChecksum {
+		if got := crc32.ChecksumIEEE(data[ChunkTablesEnd:end]); got != c.Header.DataChecksum {
 			r.Chunks.DataCRCFailures = 1
 			r.chunkError(c, ErrChunkData, "records CRC32 is 0x%08x, computed 0x%08x", c.Header.DataChecksum, got)
 		}

@@ -13,16 +13,17 @@ import (
 const (
 	FileHeaderSize  = 4096  // the file header block, padded
 	ChunkSize       = 65536 // every chunk slot
+	ChunkTablesEnd  = 512   // chunk header + string buckets + template buckets
+	RecordHeaderLen = 24    // magic, size, record id, written time
 	chunkHeaderLen  = 128   // fixed chunk header fields
-	chunkTablesEnd  = 512   // header + string buckets + template buckets
-	recordHeaderLen = 24    // magic, size, record id, written time
-	recordMinLen    = recordHeaderLen + 4
+	recordMinLen    = RecordHeaderLen + 4
 )
 
+// Magic numbers that open a file, a chunk and a record.
 var (
-	fileMagic   = []byte("ElfFile\x00")
-	chunkMagic  = []byte("ElfChnk\x00")
-	recordMagic = []byte{0x2a, 0x2a, 0, 0}
+	FileMagic   = []byte("ElfFile\x00")
+	ChunkMagic  = []byte("ElfChnk\x00")
+	RecordMagic = []byte{0x2a, 0x2a, 0, 0}
 )
 
 // FileHeader is the first 128 bytes of an EVTX file. evtxhunt reports it but
@@ -48,8 +49,8 @@ func parseFileHeader(b []byte) (FileHeader, error) {
 	if len(b) < chunkHeaderLen {
 		return FileHeader{}, fmt.Errorf("%w: %d bytes, shorter than the 128-byte file header", errNotEVTX, len(b))
 	}
-	if !bytes.Equal(b[:8], fileMagic) {
-		return FileHeader{}, fmt.Errorf("%w: file magic is %q, want %q", errNotEVTX, b[:8], fileMagic)
+	if !bytes.Equal(b[:8], FileMagic) {
+		return FileHeader{}, fmt.Errorf("%w: file magic is %q, want %q", errNotEVTX, b[:8], FileMagic)
 	}
 	le := binary.LittleEndian
 	h := FileHeader{
@@ -97,17 +98,17 @@ func parseChunkHeader(b []byte) ChunkHeader {
 	}
 }
 
-// headerChecksum is the CRC32 Windows stores for a chunk header: bytes 0-120
-// and the string and template tables at 128-512.
-func headerChecksum(chunk []byte) uint32 {
+// ChunkHeaderChecksum is the CRC32 Windows stores for a chunk header: bytes
+// 0-120 and the string and template tables at 128-512.
+func ChunkHeaderChecksum(chunk []byte) uint32 {
 	crc := crc32.Update(0, crc32.IEEETable, chunk[:120])
-	return crc32.Update(crc, crc32.IEEETable, chunk[chunkHeaderLen:chunkTablesEnd])
+	return crc32.Update(crc, crc32.IEEETable, chunk[chunkHeaderLen:ChunkTablesEnd])
 }
 
 // recordsEnd is where the record area of a chunk ends: the header's free space
 // offset when it is plausible, otherwise the end of the bytes we have.
 func recordsEnd(h ChunkHeader, n int) int {
-	if h.FreeSpaceOffset >= chunkTablesEnd && int(h.FreeSpaceOffset) <= n {
+	if h.FreeSpaceOffset >= ChunkTablesEnd && int(h.FreeSpaceOffset) <= n {
 		return int(h.FreeSpaceOffset)
 	}
 	return n
@@ -131,10 +132,10 @@ type RecordRef struct {
 // RecordRef, not a reason to stop.
 func walkRecords(chunk []byte, end int, refs []RecordRef) ([]RecordRef, *walkStop) {
 	le := binary.LittleEndian
-	off := chunkTablesEnd
-	for off+recordHeaderLen <= end {
+	off := ChunkTablesEnd
+	for off+RecordHeaderLen <= end {
 		b := chunk[off:]
-		if !bytes.Equal(b[:4], recordMagic) {
+		if !bytes.Equal(b[:4], RecordMagic) {
 			if allZero(chunk[off:end]) {
 				return refs, nil
 			}

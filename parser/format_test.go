@@ -12,7 +12,7 @@ var le = binary.LittleEndian
 // testFileHeader builds a 4096-byte file header block.
 func testFileHeader(chunks uint16, flags uint32) []byte {
 	b := make([]byte, FileHeaderSize)
-	copy(b, fileMagic)
+	copy(b, FileMagic)
 	le.PutUint64(b[16:], uint64(chunks)-1)
 	le.PutUint64(b[24:], 100)
 	le.PutUint32(b[32:], 128)
@@ -27,12 +27,12 @@ func testFileHeader(chunks uint16, flags uint32) []byte {
 
 // testRecord builds a record framing around an opaque body (not binary XML).
 func testRecord(id uint64, body []byte) []byte {
-	size := recordHeaderLen + len(body) + 4
+	size := RecordHeaderLen + len(body) + 4
 	b := make([]byte, size)
-	copy(b, recordMagic)
+	copy(b, RecordMagic)
 	le.PutUint32(b[4:], uint32(size))
 	le.PutUint64(b[8:], id)
-	copy(b[recordHeaderLen:], body)
+	copy(b[RecordHeaderLen:], body)
 	le.PutUint32(b[size-4:], uint32(size))
 	return b
 }
@@ -40,8 +40,8 @@ func testRecord(id uint64, body []byte) []byte {
 // testChunk builds a chunk holding the given records, with correct checksums.
 func testChunk(firstID uint64, records ...[]byte) []byte {
 	b := make([]byte, ChunkSize)
-	copy(b, chunkMagic)
-	off := chunkTablesEnd
+	copy(b, ChunkMagic)
+	off := ChunkTablesEnd
 	last := off
 	for _, r := range records {
 		last = off
@@ -54,8 +54,8 @@ func testChunk(firstID uint64, records ...[]byte) []byte {
 	le.PutUint32(b[40:], chunkHeaderLen)
 	le.PutUint32(b[44:], uint32(last))
 	le.PutUint32(b[48:], uint32(off))
-	le.PutUint32(b[52:], crc32.ChecksumIEEE(b[chunkTablesEnd:off]))
-	le.PutUint32(b[124:], headerChecksum(b))
+	le.PutUint32(b[52:], crc32.ChecksumIEEE(b[ChunkTablesEnd:off]))
+	le.PutUint32(b[124:], ChunkHeaderChecksum(b))
 	return b
 }
 
@@ -110,12 +110,12 @@ func TestWalkRecords(t *testing.T) {
 
 	// A size that runs off the chunk stops the walk; a torn trailer does not.
 	big := testChunk(1, testRecord(1, nil))
-	le.PutUint32(big[chunkTablesEnd+4:], ChunkSize)
+	le.PutUint32(big[ChunkTablesEnd+4:], ChunkSize)
 	if refs, stop := walkRecords(big, len(big), nil); len(refs) != 0 || stop == nil || !strings.Contains(stop.reason, "does not fit") {
 		t.Errorf("oversized record: %d refs, stop %+v", len(refs), stop)
 	}
 	torn := testChunk(1, testRecord(1, nil), testRecord(2, nil))
-	le.PutUint32(torn[chunkTablesEnd+24:], 0)
+	le.PutUint32(torn[ChunkTablesEnd+24:], 0)
 	refs, stop = walkRecords(torn, recordsEnd(parseChunkHeader(torn), len(torn)), nil)
 	if len(refs) != 2 || stop != nil || refs[0].Trailer != 0 || refs[1].Trailer != 28 {
 		t.Errorf("torn trailer: refs %+v, stop %+v", refs, stop)
@@ -139,11 +139,11 @@ func TestInspectChunk(t *testing.T) {
 			ChunkCounts{Slots: 1, BadMagic: 1, HeaderCRCFailures: 1}, 2, []ErrorKind{ErrChunkMagic, ErrChunkHeader}},
 		{"header CRC", func() []byte { b := clone(good); b[20]++; return b }(), true,
 			ChunkCounts{Slots: 1, HeaderCRCFailures: 1}, 2, []ErrorKind{ErrChunkHeader}},
-		{"data CRC", func() []byte { b := clone(good); b[chunkTablesEnd+12]++; return b }(), true,
+		{"data CRC", func() []byte { b := clone(good); b[ChunkTablesEnd+12]++; return b }(), true,
 			ChunkCounts{Slots: 1, DataCRCFailures: 1}, 2, []ErrorKind{ErrChunkData}},
 		{"truncated", good[:600], true, ChunkCounts{Slots: 1, Truncated: 1}, 2, []ErrorKind{ErrTruncated}},
 		{"truncated inside tables", good[:300], false, ChunkCounts{Slots: 1, Truncated: 1}, 0, []ErrorKind{ErrTruncated}},
-		{"torn trailer", func() []byte { b := clone(good); le.PutUint32(b[chunkTablesEnd+24:], 0); return b }(), true,
+		{"torn trailer", func() []byte { b := clone(good); le.PutUint32(b[ChunkTablesEnd+24:], 0); return b }(), true,
 			ChunkCounts{Slots: 1, DataCRCFailures: 1}, 2, []ErrorKind{ErrChunkData, ErrRecordWalk}},
 	}
 	for _, tc := range cases {

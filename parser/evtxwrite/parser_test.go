@@ -1,0 +1,211 @@
+package evtxwrite
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/evtxhunt/evtxhunt/parser"
+)
+
+func scan(t *testing.T, path string) ([]parser.ProcessEvent, *parser.FileStats) {
+	t.Helper()
+	var evs []parser.ProcessEvent
+	stats, err := parser.NewScanner(parser.Options{Workers: 2}).Scan(context.Background(), []string{path}, func(ev *parser.ProcessEvent) error {
+		evs = append(evs, *ev)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs, stats[0]
+}
+
+func eventData(ev *Event, name string) string {
+	for _, f := range ev.Data {
+		if f.Name == name {
+			return f.Value.Text()
+		}
+	}
+	return ""
+}
+
+// TestParserReadsWrittenEvents holds the parser's normalization to what was
+// written, for every 4688 version and Sysmon 1.
+func TestParserReadsWrittenEvents(t *testing.T) {
+	evs := sampleEvents()
+	path, _ := writeFile(t, evs)
+	got, stats := scan(t, path)
+	if !stats.Clean() || stats.Records.Decoded != uint64(len(evs)) {
+		t.Fatalf("stats: %+v, errors %v", stats.Records, stats.Errors)
+	}
+	var want []*Event
+	var ids []uint64
+	for i, ev := range evs {
+		if ev.EventID == 4688 || ev.EventID == 1 {
+			want = append(want, ev)
+			ids = append(ids, uint64(i+1))
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d process events, %d written", len(got), len(want))
+	}
+	census := 0
+	for _, row := range stats.Census.Rows() {
+		census += int(row.Records)
+	}
+	if census != len(evs) || len(stats.Census) != 11 {
+		t.Errorf("census: %d records in %d kinds: %v", census, len(stats.Census), stats.Census.Rows())
+	}
+	for i, g := range got {
+		w := want[i]
+		sysmon := w.EventID == 1
+		if g.RecordID != ids[i] || g.RecordNumber != ids[i] || g.Host != w.Computer || !g.Time.Equal(w.Time) || g.Version != w.Version {
+			t.Errorf("event %d: header fields %+v", i, g)
+		}
+		field := func(name, got, want string) {
+			if got != want {
+				t.Errorf("record %d (%d v%d) %s = %q, want %q", g.RecordID, w.EventID, w.Version, name, got, want)
+			}
+		}
+		if sysmon {
+			field("source", string(g.Source), "sysmon-1")
+			field("image", g.Image, eventData(w, "Image"))
+			field("parent image", g.ParentImage, eventData(w, "ParentImage"))
+			field("command line", g.CommandLine, eventData(w, "CommandLine"))
+			field("parent command line", g.ParentCommandLine, eventData(w, "ParentCommandLine"))
+			field("user", g.User, eventData(w, "User"))
+			field("integrity", g.IntegrityLevel, eventData(w, "IntegrityLevel"))
+			field("guid", "{"+strings.ToLower(g.ProcessGUID)+"}", eventData(w, "ProcessGuid"))
+			field("parent guid", "{"+strings.ToLower(g.ParentProcessGUID)+"}", eventData(w, "ParentProcessGuid"))
+			field("pid", itoa(g.PID), eventData(w, "ProcessId"))
+			field("ppid", itoa(g.PPID), eventData(w, "ParentProcessId"))
+			field("hashes", g.Hashes, eventData(w, "Hashes"))
+			continue
+		}
+		field("source", string(g.Source), "security-4688")
+		field("image", g.Image, eventData(w, "NewProcessName"))
+		field("command line", g.CommandLine, eventData(w, "CommandLine"))
+		field("pid", hex(uint64(g.PID)), eventData(w, "NewProcessId"))
+		field("ppid", hex(uint64(g.PPID)), eventData(w, "ProcessId"))
+		field("subject sid", g.SubjectUserSID, eventData(w, "SubjectUserSid"))
+		field("subject", g.SubjectUser, eventData(w, "SubjectDomainName")+`\`+eventData(w, "SubjectUserName"))
+		field("parent image", g.ParentImage, eventData(w, "ParentProcessName"))
+		wantUser, wantSID := g.SubjectUser, g.SubjectUserSID
+		if w.Version == 2 && eventData(w, "TargetUserSid") != "S-1-0-0" {
+			wantUser, wantSID = eventData(w, "TargetDomainName")+`\`+eventData(w, "TargetUserName"), eventData(w, "TargetUserSid")
+			field("logon id", hex(g.LogonID), eventData(w, "TargetLogonId"))
+		} else {
+			field("logon id", hex(g.LogonID), eventData(w, "SubjectLogonId"))
+		}
+		field("user", g.User, wantUser)
+		field("user sid", g.UserSID, wantSID)
+		if w.Version == 2 {
+			field("integrity", g.IntegrityLevel, map[string]string{"S-1-16-4096": "Low", "S-1-16-8192": "Medium", "S-1-16-12288": "High", "S-1-16-16384": "System"}[eventData(w, "MandatoryLabel")])
+		}
+		field("elevation", g.TokenElevation, "TokenElevationTypeDefault")
+	}
+}
+
+func itoa(v uint32) string { return strconvU(uint64(v), 10) }
+func hex(v uint64) string  { return "0x" + strconvU(v, 16) }
+
+// TestParserOnDamagedFiles applies each kind of damage to a generated file
+// and checks that the parser counts exactly what it should and reads the rest.
+func TestParserOnDamagedFiles(t *testing.T) {
+	evs := sampleEvents()
+	_, clean := writeFile(t, evs)
+	chunks := (len(clean) - parser.FileHeaderSize) / parser.ChunkSize
+	perChunk := make([]uint64, chunks)
+	for i := range perChunk {
+		c := clean[parser.FileHeaderSize+i*parser.ChunkSize:]
+		perChunk[i] = le.Uint64(c[16:]) - le.Uint64(c[8:]) + 1
+	}
+	total := uint64(len(evs))
+
+	b := append([]byte(nil), clean...)
+	MarkDirty(b, 1)
+	if err := BreakChunkCRC(b, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := ZeroChunk(b, 2); err != nil {
+		t.Fatal(err)
+	}
+	garbled, err := GarbleRecord(b, 0, 12) // refers to a template defined earlier
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := chunks - 1
+	b = TruncateInChunk(b, last, 4000)
+	path := filepath.Join(t.TempDir(), "damaged.evtx")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, s := scan(t, path)
+
+	if s.Header == nil || !s.Header.Dirty || s.Header.ChunkCount != 1 || !s.Header.ChecksumOK {
+		t.Errorf("header = %+v", s.Header)
+	}
+	wantChunks := parser.ChunkCounts{Slots: chunks, Decoded: chunks - 1, Empty: 1, DataCRCFailures: 1, Truncated: 1, PastHeaderCount: chunks - 2}
+	if s.Chunks != wantChunks {
+		t.Errorf("chunks = %+v\nwant     %+v", s.Chunks, wantChunks)
+	}
+	if s.Records.Seen >= total-perChunk[2] || s.Records.Seen <= total-perChunk[2]-perChunk[last] {
+		t.Errorf("seen %d: want all but chunk 2's %d and part of the truncated chunk's %d, of %d", s.Records.Seen, perChunk[2], perChunk[last], total)
+	}
+	if s.Records.Failed != 1 || s.Records.Decoded != s.Records.Seen-1 {
+		t.Errorf("records = %+v, want exactly the garbled one failed", s.Records)
+	}
+	kinds := map[parser.ErrorKind]int{}
+	for _, e := range s.Errors {
+		kinds[e.Kind]++
+		if (e.Kind == parser.ErrRecord || e.Kind == parser.ErrPanic) && e.RecordID != garbled {
+			t.Errorf("record error names record %d, garbled %d", e.RecordID, garbled)
+		}
+	}
+	if kinds[parser.ErrRecord]+kinds[parser.ErrPanic] != 1 || kinds[parser.ErrChunkData] != 1 || kinds[parser.ErrTruncated] != 1 {
+		t.Errorf("errors by kind %v: %v", kinds, s.Errors)
+	}
+}
+
+func strconvU(v uint64, base int) string { return strconv.FormatUint(v, base) }
+
+// TestGarbledTemplateDefinition garbles the record that defines a template:
+// every later record of the chunk that uses the template is lost with it, and
+// each is reported.
+func TestGarbledTemplateDefinition(t *testing.T) {
+	evs := sampleEvents()
+	_, b := writeFile(t, evs)
+	garbled, err := GarbleRecord(b, 0, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs[garbled-1].EventID != 5 {
+		t.Fatalf("record %d is event %d, the test expects the first Sysmon 5", garbled, evs[garbled-1].EventID)
+	}
+	lastInChunk0 := le.Uint64(b[parser.FileHeaderSize+16:])
+	var want []uint64
+	for id := garbled; id <= lastInChunk0; id++ {
+		if evs[id-1].EventID == 5 {
+			want = append(want, id)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "garbled.evtx")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, s := scan(t, path)
+	var failed []uint64
+	for _, e := range s.Errors {
+		if e.Kind == parser.ErrRecord || e.Kind == parser.ErrPanic {
+			failed = append(failed, e.RecordID)
+		}
+	}
+	if len(want) < 2 || !slices.Equal(failed, want) || s.Records.Failed != uint64(len(want)) {
+		t.Errorf("failed records %v (count %d), want the Sysmon 5 records of chunk 0 from the garbled one: %v", failed, s.Records.Failed, want)
+	}
+}
