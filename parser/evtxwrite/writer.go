@@ -463,3 +463,12 @@ func eventTree(ev *Event, id uint64, values *[]Value) node {
 	return node{name: "Event", attrs: []attr{{name: "xmlns", text: "http://schemas.microsoft.com/win/2004/08/events/event"}},
 		children: []node{system, data}}
 }
+
+// Size is the length of the file written so far, the current chunk included.
+func (w *Writer) Size() int64 {
+	n := int64(parser.FileHeaderSize) + int64(w.chunks)*parser.ChunkSize
+	if w.chunk.records > 0 {
+		n += parser.ChunkSize
+	}
+	return n
+}

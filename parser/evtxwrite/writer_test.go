@@ -191,6 +191,9 @@ func decodeWithGolangEvtx(t *testing.T, file []byte) map[uint64]decodedRecord {
 			for k, v := range sys {
 				switch v := v.(type) {
 				case evtx.GoEvtxMap:
+					if len(v) == 0 { // an empty element, like <Correlation/>
+						rec.System[k] = ""
+					}
 					for ak, av := range v {
 						name := ak
 						if k == "Provider" && ak == "Name" {
