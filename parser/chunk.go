@@ -62,6 +62,7 @@ func inspectChunk(c *Chunk, r *ChunkResult) bool {
 		r.Chunks.Truncated = 1
 		r.chunkError(c, ErrTruncated, "chunk slot holds %d of %d bytes: the file ends inside it", len(data), ChunkSize)
 		if len(data) < ChunkTablesEnd {
+			r.Chunks.Failed = 1
 			return false
 		}
 	}
@@ -96,8 +97,12 @@ func inspectChunk(c *Chunk, r *ChunkResult) bool {
 	}
 	r.Records.Seen = uint64(len(c.Records))
 	if len(c.Records) == 0 {
-		if r.Chunks.BadMagic == 0 {
+		// A chunk without records is empty only if nothing suggests
+		// records were there and could not be read.
+		if r.Chunks.BadMagic == 0 && r.Chunks.Truncated == 0 && stop == nil {
 			r.Chunks.Empty = 1
+		} else {
+			r.Chunks.Failed = 1
 		}
 		return false
 	}

@@ -58,7 +58,7 @@ func TestParserReadsWrittenEvents(t *testing.T) {
 	for _, row := range stats.Census.Rows() {
 		census += int(row.Records)
 	}
-	if census != len(evs) || len(stats.Census) != 11 {
+	if census != len(evs) || len(stats.Census) != 12 {
 		t.Errorf("census: %d records in %d kinds: %v", census, len(stats.Census), stats.Census.Rows())
 	}
 	for i, g := range got {
@@ -135,12 +135,12 @@ func TestParserOnDamagedFiles(t *testing.T) {
 	if err := ZeroChunk(b, 2); err != nil {
 		t.Fatal(err)
 	}
-	garbled, err := GarbleRecord(b, 0, 12) // refers to a template defined earlier
+	garbled, err := GarbleRecord(b, 0, lastTemplateUser(t, clean)) // its loss must not spread
 	if err != nil {
 		t.Fatal(err)
 	}
 	last := chunks - 1
-	b = TruncateInChunk(b, last, 4000)
+	b = TruncateInChunk(b, last, 12000)
 	path := filepath.Join(t.TempDir(), "damaged.evtx")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
@@ -208,4 +208,23 @@ func TestGarbledTemplateDefinition(t *testing.T) {
 	if len(want) < 2 || !slices.Equal(failed, want) || s.Records.Failed != uint64(len(want)) {
 		t.Errorf("failed records %v (count %d), want the Sysmon 5 records of chunk 0 from the garbled one: %v", failed, s.Records.Failed, want)
 	}
+}
+
+// lastTemplateUser finds the last record of chunk 0 that uses a template
+// defined by an earlier record rather than defining one (a record defining a
+// template takes every later user of it down with it).
+func lastTemplateUser(t *testing.T, file []byte) int {
+	c := file[parser.FileHeaderSize : parser.FileHeaderSize+parser.ChunkSize]
+	last := -1
+	for i, off := 0, parser.ChunkTablesEnd; off < int(le.Uint32(c[48:])); i++ {
+		instance := off + parser.RecordHeaderLen + 4 // after the fragment header
+		if int(le.Uint32(c[instance+6:])) != instance+10 {
+			last = i
+		}
+		off += int(le.Uint32(c[off+4:]))
+	}
+	if last < 1 {
+		t.Fatal("no record of chunk 0 reuses a template")
+	}
+	return last
 }

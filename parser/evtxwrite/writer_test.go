@@ -2,6 +2,7 @@ package evtxwrite
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -51,6 +52,16 @@ func sampleEvents() []*Event {
 			Security4689("WKS01", t.Add(time.Second), child),
 			Sysmon5("WKS01", t.Add(time.Second), child),
 		)
+		if i%50 == 0 {
+			// Every value type. (Without a provider GUID, golang-evtx renders
+			// <Provider Name="x"/> as a key "x": real manifest providers
+			// always carry one.)
+			evs = append(evs, &Event{Provider: "Evtxhunt-Types", ProviderGUID: "0AB1C2D3-E4F5-4A6B-8C7D-9E0F1A2B3C4D", Channel: "Application", Computer: "WKS01", EventID: 9999, Version: 1, Time: t,
+				Data: []Field{F("u8", UInt8(255)), F("u16", UInt16(65535)), F("u32", UInt32(4294967295)), F("u64", UInt64(1<<63+5)),
+					F("hex32", HexInt32(0xdeadbeef)), F("hex64", HexInt64(0xfedcba9876543210)), F("yes", Bool(true)), F("no", Bool(false)),
+					F("systime", SysTime(t)), F("filetime", FileTime(t)), F("binary", Binary([]byte{1, 2, 0xab})),
+					F("guid", GUID("{01234567-89ab-cdef-0123-456789abcdef}")), F("sid", SID("S-1-5-21-1-2-3-500")), F("empty", String(""))}})
+		}
 		if i%10 == 0 {
 			l := Logon{Type: []uint32{3, 10}[i%2], User: account("bob"), LogonID: uint64(0x100000 + i), Workstation: "JUMP01", IP: "10.0.0.7", Port: 50123, Package: "NTLM"}
 			conn := Conn{Outbound: i%20 == 0, Protocol: 6, SrcIP: "10.0.0.5", SrcPort: uint16(49152 + i), DstIP: "10.0.0.9", DstPort: 3389}
@@ -147,6 +158,20 @@ func sameValue(want Value, got string, timeSlack time.Duration) bool {
 		return norm(want.Text()) == norm(got)
 	case typeBool:
 		return strings.EqualFold(want.Text(), got)
+	case typeBinary:
+		raw, err := base64.StdEncoding.DecodeString(got) // python-evtx's rendering
+		return strings.EqualFold(want.Text(), got) || err == nil && strings.EqualFold(want.Text(), fmt.Sprintf("%x", raw))
+	case typeSysTime:
+		// Both golang-evtx and python-evtx read SYSTEMTIME's milliseconds
+		// as microseconds; the seconds must agree and the fraction be
+		// either right or that misreading.
+		w, _ := time.Parse(time.RFC3339Nano, want.Text())
+		g, err := time.Parse(time.RFC3339Nano, got)
+		if err != nil {
+			g, err = time.Parse("2006-01-02 15:04:05", got)
+		}
+		ms := w.Nanosecond() / 1e6
+		return err == nil && g.Truncate(time.Second).Equal(w.Truncate(time.Second)) && (g.Nanosecond() == ms*1e6 || g.Nanosecond() == ms*1e3)
 	case typeFileTime:
 		w, _ := time.Parse(time.RFC3339Nano, want.Text())
 		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999", "2006-01-02 15:04:05"} {
