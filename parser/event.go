@@ -11,9 +11,16 @@ import (
 type Source string
 
 const (
-	SourceSecurity4688 Source = "security-4688"
-	SourceSysmon1      Source = "sysmon-1"
+	SourceSecurity4688 Source = "security-4688" // process creation
+	SourceSysmon1      Source = "sysmon-1"      // process creation
+	SourceSecurity4689 Source = "security-4689" // process exit
+	SourceSysmon5      Source = "sysmon-5"      // process exit
 )
+
+// IsExit reports whether the event records a process ending rather than a
+// creation. Exits carry the process's pid, image, user and, from Sysmon,
+// its GUID; they bound process lifetimes in the timeline.
+func (s Source) IsExit() bool { return s == SourceSecurity4689 || s == SourceSysmon5 }
 
 // Provider names as they appear in System/Provider/@Name.
 const (
@@ -22,20 +29,31 @@ const (
 )
 
 // processSource tells whether a record with this provider and event id is a
-// process creation, and of which kind.
+// process creation or exit, and of which kind.
 func processSource(provider string, eventID uint16) (Source, bool) {
 	switch {
-	case eventID == 4688 && strings.EqualFold(provider, ProviderSecurityAuditing):
-		return SourceSecurity4688, true
-	case eventID == 1 && strings.EqualFold(provider, ProviderSysmon):
-		return SourceSysmon1, true
+	case strings.EqualFold(provider, ProviderSecurityAuditing):
+		switch eventID {
+		case 4688:
+			return SourceSecurity4688, true
+		case 4689:
+			return SourceSecurity4689, true
+		}
+	case strings.EqualFold(provider, ProviderSysmon):
+		switch eventID {
+		case 1:
+			return SourceSysmon1, true
+		case 5:
+			return SourceSysmon5, true
+		}
 	}
 	return "", false
 }
 
 // ProcessEvent is one process creation, normalized from either a Security
-// 4688 or a Sysmon 1 record. It is a plain value: later stages never go back
-// to the record.
+// 4688 or a Sysmon 1 record, or one process exit (4689, Sysmon 5), which
+// fills the fields its record has. It is a plain value: later stages never
+// go back to the record.
 type ProcessEvent struct {
 	Host     string    `json:"host"`
 	Time     time.Time `json:"time"` // UTC, 100 ns precision
@@ -128,6 +146,23 @@ func (b *eventBuilder) reset(ev *ProcessEvent) {
 // add fields across versions.
 func (b *eventBuilder) set(name, value string) {
 	ev := b.ev
+	if ev.Source == SourceSecurity4689 {
+		switch name {
+		case "ProcessId":
+			ev.PID = b.uint32(name, value)
+		case "ProcessName":
+			ev.Image = value
+		case "SubjectUserSid":
+			ev.SubjectUserSID = value
+		case "SubjectUserName":
+			b.subjectUser = value
+		case "SubjectDomainName":
+			b.subjectDomain = value
+		case "SubjectLogonId":
+			ev.SubjectLogonID = b.uint64(name, value)
+		}
+		return
+	}
 	if ev.Source == SourceSecurity4688 {
 		switch name {
 		case "NewProcessId":
@@ -214,7 +249,7 @@ func (b *eventBuilder) set(name, value string) {
 // finish derives the fields that depend on several others.
 func (b *eventBuilder) finish() {
 	ev := b.ev
-	if ev.Source != SourceSecurity4688 {
+	if ev.Source != SourceSecurity4688 && ev.Source != SourceSecurity4689 {
 		return
 	}
 	ev.SubjectUser = accountName(b.subjectDomain, b.subjectUser)

@@ -124,7 +124,7 @@ type FileStats struct {
 func newFileStats(path string) *FileStats {
 	return &FileStats{
 		Path:          path,
-		ProcessEvents: map[Source]uint64{SourceSecurity4688: 0, SourceSysmon1: 0},
+		ProcessEvents: map[Source]uint64{SourceSecurity4688: 0, SourceSysmon1: 0, SourceSecurity4689: 0, SourceSysmon5: 0},
 		Census:        Census{},
 		Errors:        []DecodeError{},
 	}
@@ -155,7 +155,7 @@ type Totals struct {
 
 // Sum adds up per-file stats.
 func Sum(files []*FileStats) Totals {
-	t := Totals{ProcessEvents: map[Source]uint64{SourceSecurity4688: 0, SourceSysmon1: 0}}
+	t := Totals{ProcessEvents: map[Source]uint64{SourceSecurity4688: 0, SourceSysmon1: 0, SourceSecurity4689: 0, SourceSysmon5: 0}}
 	for _, f := range files {
 		t.Files++
 		if !f.Clean() {

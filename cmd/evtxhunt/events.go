@@ -15,9 +15,10 @@ import (
 )
 
 func runEvents(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("events", "[--workers N] [--stats FILE] PATH...", stderr)
+	fs := newFlagSet("events", "[--workers N] [--stats FILE] [--exits] PATH...", stderr)
 	workers := fs.Int("workers", 0, "chunks decoded in parallel (default: number of CPUs)")
 	statsPath := fs.String("stats", "", "write per-file parse statistics as JSON to `FILE`")
+	exits := fs.Bool("exits", false, "also print process exits (Security 4689, Sysmon 5)")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return usageError(stderr, fs, err)
@@ -41,7 +42,12 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
 	scanner := parser.NewScanner(parser.Options{Workers: *workers})
-	stats, err := scanner.Scan(ctx, files, func(ev *parser.ProcessEvent) error { return enc.Encode(ev) })
+	stats, err := scanner.Scan(ctx, files, func(ev *parser.ProcessEvent) error {
+		if ev.Source.IsExit() && !*exits {
+			return nil
+		}
+		return enc.Encode(ev)
+	})
 	if ferr := out.Flush(); err == nil {
 		err = ferr
 	}
@@ -82,7 +88,8 @@ func printParseSummary(w io.Writer, stats []*parser.FileStats, t parser.Totals, 
 	fmt.Fprintf(w, "  chunks:   %d slots, %d decoded, %d empty, %d bad magic, %d header CRC, %d data CRC, %d truncated, %d failed\n",
 		t.Chunks.Slots, t.Chunks.Decoded, t.Chunks.Empty, t.Chunks.BadMagic, t.Chunks.HeaderCRCFailures, t.Chunks.DataCRCFailures, t.Chunks.Truncated, t.Chunks.Failed)
 	fmt.Fprintf(w, "  records:  %d seen, %d decoded, %d failed\n", t.Records.Seen, t.Records.Decoded, t.Records.Failed)
-	fmt.Fprintf(w, "  process:  %d Security 4688, %d Sysmon 1\n", t.ProcessEvents[parser.SourceSecurity4688], t.ProcessEvents[parser.SourceSysmon1])
+	fmt.Fprintf(w, "  process:  %d Security 4688, %d Sysmon 1 (exits: %d Security 4689, %d Sysmon 5)\n", t.ProcessEvents[parser.SourceSecurity4688],
+		t.ProcessEvents[parser.SourceSysmon1], t.ProcessEvents[parser.SourceSecurity4689], t.ProcessEvents[parser.SourceSysmon5])
 	fmt.Fprintf(w, "  errors:   %d in %d files", t.Errors, t.FilesWithErrs)
 	if pathErrors > 0 {
 		fmt.Fprintf(w, ", %d paths unreadable", pathErrors)

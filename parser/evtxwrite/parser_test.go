@@ -39,16 +39,44 @@ func eventData(ev *Event, name string) string {
 func TestParserReadsWrittenEvents(t *testing.T) {
 	evs := sampleEvents()
 	path, _ := writeFile(t, evs)
-	got, stats := scan(t, path)
+	all, stats := scan(t, path)
 	if !stats.Clean() || stats.Records.Decoded != uint64(len(evs)) {
 		t.Fatalf("stats: %+v, errors %v", stats.Records, stats.Errors)
 	}
-	var want []*Event
+	var got, exits []parser.ProcessEvent
+	for _, ev := range all {
+		if ev.Source.IsExit() {
+			exits = append(exits, ev)
+		} else {
+			got = append(got, ev)
+		}
+	}
+	var want, wantExits []*Event
 	var ids []uint64
 	for i, ev := range evs {
-		if ev.EventID == 4688 || ev.EventID == 1 {
+		switch ev.EventID {
+		case 4688, 1:
 			want = append(want, ev)
 			ids = append(ids, uint64(i+1))
+		case 4689, 5:
+			wantExits = append(wantExits, ev)
+		}
+	}
+	if len(exits) != len(wantExits) {
+		t.Fatalf("%d exits, %d written", len(exits), len(wantExits))
+	}
+	for i, g := range exits {
+		w := wantExits[i]
+		image, pid, user := eventData(w, "Image"), eventData(w, "ProcessId"), eventData(w, "User")
+		if w.EventID == 4689 {
+			image, user = eventData(w, "ProcessName"), eventData(w, "SubjectDomainName")+`\`+eventData(w, "SubjectUserName")
+			pid = strconvU(uint64(mustHex(t, pid)), 10)
+		}
+		if g.Image != image || itoa(g.PID) != pid || g.User != user || !g.Time.Equal(w.Time) {
+			t.Errorf("exit %d: got %s pid %d %s at %v; want %s pid %s %s at %v", i, g.Image, g.PID, g.User, g.Time, image, pid, user, w.Time)
+		}
+		if (w.EventID == 5) != (g.Source == parser.SourceSysmon5) || w.EventID == 5 && "{"+strings.ToLower(g.ProcessGUID)+"}" != eventData(w, "ProcessGuid") {
+			t.Errorf("exit %d: source %s guid %s", i, g.Source, g.ProcessGUID)
 		}
 	}
 	if len(got) != len(want) {
@@ -227,4 +255,12 @@ func lastTemplateUser(t *testing.T, file []byte) int {
 		t.Fatal("no record of chunk 0 reuses a template")
 	}
 	return last
+}
+
+func mustHex(t *testing.T, s string) uint64 {
+	v, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return v
 }
