@@ -57,6 +57,7 @@ type Process struct {
 	Ended               time.Time // from 4689 or Sysmon 5; zero when not logged
 	Depth               int
 	Flags               []string
+	mark                uint8 // for resolveDepths
 }
 
 // Sources lists the kinds of record that saw the process.
@@ -70,7 +71,7 @@ func (p *Process) Sources() []parser.Source {
 	return out
 }
 
-// ParentImage is the parent's image: from the event when it names one,
+// ResolvedParentImage is the parent's image: from the event when it names one,
 // otherwise from the resolved parent.
 func (p *Process) ResolvedParentImage() string {
 	if p.ParentImage != "" {
@@ -267,10 +268,17 @@ type Builder struct {
 type hostBuilder struct {
 	host      *Host
 	creations []*Process
-	exits     []parser.ProcessEvent
+	exits     []exitRecord
 	seen      map[recordKey]*Process
 	seenExit  map[recordKey]bool
 	spellings map[string]bool
+}
+
+// exitRecord is what a 4689 or Sysmon 5 tells: which process ended, when.
+type exitRecord struct {
+	time time.Time
+	guid string
+	pid  uint32
 }
 
 // recordKey identifies a record whichever file it was read from.
@@ -306,7 +314,8 @@ func (b *Builder) intern(s string) string {
 	return s
 }
 
-// Add takes one event. The event is copied.
+// Add takes one event. The event is copied: the parser's events are only
+// valid during its callback.
 func (b *Builder) Add(ev *parser.ProcessEvent) {
 	name := CanonicalHost(ev.Host)
 	hb := b.hosts[name]
@@ -323,7 +332,7 @@ func (b *Builder) Add(ev *parser.ProcessEvent) {
 			return
 		}
 		hb.seenExit[key] = true
-		hb.exits = append(hb.exits, *ev)
+		hb.exits = append(hb.exits, exitRecord{ev.Time, strings.Clone(ev.ProcessGUID), ev.PID})
 		return
 	}
 	if p := hb.seen[key]; p != nil {
@@ -338,7 +347,10 @@ func (b *Builder) Add(ev *parser.ProcessEvent) {
 }
 
 func (b *Builder) internEvent(e *parser.ProcessEvent) {
-	for _, s := range []*string{&e.Host, &e.Image, &e.ParentImage, &e.CommandLine, &e.ParentCommandLine, &e.CurrentDirectory,
+	// Command lines are mostly unique: copied, not interned.
+	e.CommandLine, e.ParentCommandLine = strings.Clone(e.CommandLine), strings.Clone(e.ParentCommandLine)
+	e.ProcessGUID, e.ParentProcessGUID, e.LogonGUID = strings.Clone(e.ProcessGUID), strings.Clone(e.ParentProcessGUID), strings.Clone(e.LogonGUID)
+	for _, s := range []*string{&e.Host, &e.Image, &e.ParentImage, &e.CurrentDirectory,
 		&e.User, &e.UserSID, &e.IntegrityLevel, &e.TokenElevation, &e.SubjectUser, &e.SubjectUserSID, &e.TargetUser,
 		&e.TargetUserSID, &e.Hashes, &e.OriginalFileName, &e.Description, &e.Product, &e.Company, &e.FileVersion,
 		&e.ParentUser, &e.RuleName, &e.File} {
@@ -356,6 +368,7 @@ func (b *Builder) Build() *Timeline {
 		hb.build(b.opts)
 		t.Hosts = append(t.Hosts, hb.host)
 	}
+	b.hosts, b.interns = nil, nil // the timeline keeps none of the builder's indexes
 	return t
 }
 
@@ -417,14 +430,14 @@ func (hb *hostBuilder) build(o Options) {
 	}
 	for _, p := range procs {
 		linkParent(p, byGUID, byPID, placeholder, o.SkewTolerance)
+	}
+	resolveDepths(procs)
+	for _, p := range procs {
 		if p.Parent != nil {
 			p.Parent.Children = append(p.Parent.Children, p)
 		}
 	}
 	slices.SortStableFunc(hb.host.Placeholders, func(a, b *Process) int { return a.Time.Compare(b.Time) })
-	for _, p := range procs {
-		p.Depth = len(p.Ancestors())
-	}
 	flagOutOfOrder(procs, o.SkewTolerance)
 }
 
@@ -494,15 +507,17 @@ func (p *Process) absorb(s *Process) {
 
 // applyExits ends process lifetimes: Sysmon 5 by GUID, 4689 by the process
 // that held the pid when it exited.
-func applyExits(exits []parser.ProcessEvent, byGUID map[string]*Process, byPID map[uint32][]*Process, skew time.Duration) {
-	for i := range exits {
-		x := &exits[i]
-		p := byGUID[x.ProcessGUID]
-		if p == nil || x.ProcessGUID == "" {
-			p = holder(byPID[x.PID], x.Time.Add(skew), nil)
+func applyExits(exits []exitRecord, byGUID map[string]*Process, byPID map[uint32][]*Process, skew time.Duration) {
+	for _, x := range exits {
+		var p *Process
+		if x.guid != "" {
+			p = byGUID[x.guid]
 		}
-		if p != nil && (p.Ended.IsZero() || x.Time.Before(p.Ended)) {
-			p.Ended = x.Time
+		if p == nil {
+			p = holder(byPID[x.pid], x.time.Add(skew), nil)
+		}
+		if p != nil && (p.Ended.IsZero() || x.time.Before(p.Ended)) {
+			p.Ended = x.time
 		}
 	}
 }
@@ -535,18 +550,18 @@ func linkParent(p *Process, byGUID map[string]*Process, byPID map[uint32][]*Proc
 		p.LinkNote = fmt.Sprintf("parent %s (GUID %s) was not logged", orUnknown(p.ParentImage), g)
 		return
 	}
-	key := fmt.Sprintf("pid:%d:%s", p.PPID, parser.NormalizePath(p.ParentImage))
+	key := func() string { return fmt.Sprintf("pid:%d:%s", p.PPID, parser.NormalizePath(p.ParentImage)) }
 	c := holder(byPID[p.PPID], p.Time.Add(skew), p)
 	switch {
 	case c == nil:
-		p.Parent, p.Link = placeholder(p, key, p.PPID, p.ParentImage, ""), LinkPlaceholder
+		p.Parent, p.Link = placeholder(p, key(), p.PPID, p.ParentImage, ""), LinkPlaceholder
 		p.LinkNote = fmt.Sprintf("no process with pid %d was logged before this one", p.PPID)
 	case !c.Ended.IsZero() && c.Ended.Before(p.Time):
-		p.Parent, p.Link = placeholder(p, key, p.PPID, p.ParentImage, ""), LinkPlaceholder
+		p.Parent, p.Link = placeholder(p, key(), p.PPID, p.ParentImage, ""), LinkPlaceholder
 		p.LinkNote = fmt.Sprintf("pid %d last belonged to %s, started %s, which exited at %s before this process started",
 			p.PPID, c.Image, c.Time.Format(parser.TimeLayout), c.Ended.Format(parser.TimeLayout))
 	case p.ParentImage != "" && parser.NormalizePath(c.Image) != parser.NormalizePath(p.ParentImage):
-		p.Parent, p.Link = placeholder(p, key, p.PPID, p.ParentImage, ""), LinkAmbiguous
+		p.Parent, p.Link = placeholder(p, key(), p.PPID, p.ParentImage, ""), LinkAmbiguous
 		p.LinkNote = fmt.Sprintf("pid %d belonged to %s (started %s), but the event names %s as the parent: a log gap?",
 			p.PPID, c.Image, c.Time.Format(parser.TimeLayout), p.ParentImage)
 	case c.Time.After(p.Time):
@@ -555,6 +570,45 @@ func linkParent(p *Process, byGUID map[string]*Process, byPID map[uint32][]*Proc
 		p.Flags = append(p.Flags, FlagClockSkew)
 	default:
 		p.Parent, p.Link = c, LinkPID
+	}
+}
+
+// resolveDepths sets every process's depth in one pass over the parent
+// links, and cuts a link that leads back to its own process, which only
+// corrupt or crafted records produce (two GUIDs naming each other).
+func resolveDepths(procs []*Process) {
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	var path []*Process
+	for _, p := range procs {
+		for {
+			path = path[:0]
+			q := p
+			for q != nil && q.mark == unseen {
+				q.mark = onPath
+				path = append(path, q)
+				q = q.Parent
+			}
+			if q != nil && q.mark == onPath { // the walk came back to itself
+				q.LinkNote = fmt.Sprintf("the parent link (%s to %s) leads back to this process: corrupt or crafted records", q.Link, q.Parent.Image)
+				q.Parent, q.Link = nil, LinkAmbiguous
+				for _, r := range path {
+					r.mark = unseen
+				}
+				continue
+			}
+			for i := len(path) - 1; i >= 0; i-- { // from the top of the chain down
+				r := path[i]
+				if r.Parent != nil {
+					r.Depth = r.Parent.Depth + 1
+				}
+				r.mark = done
+			}
+			break
+		}
 	}
 }
 

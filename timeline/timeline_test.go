@@ -149,7 +149,7 @@ func TestAmbiguousLinks(t *testing.T) {
 	h := "WKS01"
 	tl := build(
 		security(h, sec(10), 200, 100, `C:\child.exe`, ""),
-		security(h, sec(10.5), 100, 4, `C:\late-parent.exe`, ""), // logged after its child: skew
+		security(h, sec(10.5), 100, 4, `C:\late-parent.exe`, ""),                  // logged after its child: skew
 		security(h, sec(20), 300, 100, `C:\other.exe`, `C:\Windows\explorer.exe`), // v2 names another parent
 	)
 	host := tl.Hosts[0]
@@ -205,5 +205,17 @@ func TestFilterAndOrder(t *testing.T) {
 	wks := tl.Host("WKS01")
 	if wks.Processes[0].Image != `C:\Windows\System32\cmd.exe` || !slices.Contains(wks.Processes[0].Flags, FlagOutOfOrder) || len(wks.Processes[1].Flags) != 0 {
 		t.Errorf("order/flags: %s %v / %v", wks.Processes[0].Image, wks.Processes[0].Flags, wks.Processes[1].Flags)
+	}
+}
+
+func TestGUIDCycleIsCut(t *testing.T) {
+	tl := build(
+		sysmon("H", sec(1), 10, 20, `C:\a.exe`, "A", "B", `C:\b.exe`),
+		sysmon("H", sec(2), 20, 10, `C:\b.exe`, "B", "A", `C:\a.exe`),
+	)
+	h := tl.Hosts[0]
+	a, b := find(t, h, `C:\a.exe`, sec(1)), find(t, h, `C:\b.exe`, sec(2))
+	if a.Parent != nil || a.Link != LinkAmbiguous || !strings.Contains(a.LinkNote, "leads back") || b.Parent != a || len(h.Roots()) != 1 {
+		t.Errorf("a: %v %s %q; b parent %v; roots %d", a.Parent, a.Link, a.LinkNote, b.Parent, len(h.Roots()))
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"time"
 
 	"github.com/evtxhunt/evtxhunt/parser"
 )
@@ -32,17 +31,10 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	start := time.Now()
-	files, findErrs := parser.FindEvidence(paths)
-	for _, err := range findErrs {
-		fmt.Fprintf(stderr, "evtxhunt: %v\n", err)
-	}
-
 	out := bufio.NewWriterSize(stdout, 1<<16)
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	scanner := parser.NewScanner(parser.Options{Workers: *workers})
-	stats, err := scanner.Scan(ctx, files, func(ev *parser.ProcessEvent) error {
+	res, err := scanEvidence(ctx, paths, *workers, stderr, func(ev *parser.ProcessEvent) error {
 		if ev.Source.IsExit() && !*exits {
 			return nil
 		}
@@ -55,18 +47,17 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "evtxhunt events: %v\n", err)
 		return exitEvidence
 	}
-	totals := parser.Sum(stats)
 	if *statsPath != "" {
 		if err := writeJSONFile(*statsPath, struct {
 			Totals parser.Totals       `json:"totals"`
 			Files  []*parser.FileStats `json:"files"`
-		}{totals, stats}); err != nil {
+		}{res.totals, res.stats}); err != nil {
 			fmt.Fprintf(stderr, "evtxhunt events: %v\n", err)
 			return exitEvidence
 		}
 	}
-	printParseSummary(stderr, stats, totals, len(findErrs), time.Since(start))
-	if totals.Errors > 0 || len(findErrs) > 0 {
+	printParseSummary(stderr, res)
+	if !res.clean() {
 		return exitEvidence
 	}
 	return exitClean
@@ -81,9 +72,10 @@ func writeJSONFile(path string, v any) error {
 }
 
 // printParseSummary prints the one-screen account of what was read.
-func printParseSummary(w io.Writer, stats []*parser.FileStats, t parser.Totals, pathErrors int, wall time.Duration) {
+func printParseSummary(w io.Writer, res *scanResult) {
+	t, stats, pathErrors := res.totals, res.stats, len(res.pathErrs)
 	mb := float64(t.Bytes) / 1e6
-	secs := wall.Seconds()
+	secs := res.wall.Seconds()
 	fmt.Fprintf(w, "\nevtxhunt: %d files (%.1f MB) in %.2fs: %.1f MB/s, %.0f records/s\n", t.Files, mb, secs, mb/secs, float64(t.Records.Seen)/secs)
 	fmt.Fprintf(w, "  chunks:   %d slots, %d decoded, %d empty, %d bad magic, %d header CRC, %d data CRC, %d truncated, %d failed\n",
 		t.Chunks.Slots, t.Chunks.Decoded, t.Chunks.Empty, t.Chunks.BadMagic, t.Chunks.HeaderCRCFailures, t.Chunks.DataCRCFailures, t.Chunks.Truncated, t.Chunks.Failed)

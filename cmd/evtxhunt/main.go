@@ -29,6 +29,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"events", "print every process creation in the evidence as JSON lines", runEvents},
+		{"timeline", "rebuild per-host process timelines and trees", runTimeline},
 		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "evtxhunt", version)
 			return exitClean
