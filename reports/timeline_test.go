@@ -1,0 +1,77 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/timeline"
+)
+
+func sampleTimeline() *timeline.Timeline {
+	t0 := time.Date(2024, 3, 14, 10, 0, 0, 123456700, time.UTC)
+	b := timeline.NewBuilder(timeline.Options{})
+	b.Add(&parser.ProcessEvent{Host: "wks01.corp.local", Time: t0, Source: parser.SourceSysmon1, RecordID: 7, PID: 100, PPID: 50,
+		Image: `C:\Tools\netscan.exe`, ParentImage: `C:\Windows\explorer.exe`, ProcessGUID: "A", ParentProcessGUID: "P",
+		CommandLine: `netscan.exe "a,b" =cmd`, User: `CORP\alice`, File: "Sysmon.evtx"})
+	b.Add(&parser.ProcessEvent{Host: "WKS01", Time: t0.Add(1500 * time.Millisecond), Source: parser.SourceSysmon1, RecordID: 8, PID: 200, PPID: 100,
+		Image: `C:\Windows\System32\mstsc.exe`, ParentImage: `C:\Tools\netscan.exe`, ProcessGUID: "B", ParentProcessGUID: "A",
+		CommandLine: `mstsc.exe /v:SRV01`, User: `CORP\alice`, File: "Sysmon.evtx"})
+	return b.Build()
+}
+
+func TestTimelineJSONLAndCSV(t *testing.T) {
+	tl := sampleTimeline()
+	procs := tl.Select(timeline.Filter{})
+	var buf bytes.Buffer
+	tokyo := time.FixedZone("JST", 9*3600)
+	if err := WriteTimelineJSONL(&buf, procs, tokyo); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	var second map[string]any
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[1]), &second) != nil {
+		t.Fatalf("jsonl: %q", buf.String())
+	}
+	for k, v := range map[string]any{"host": "WKS01", "time": "2024-03-14T19:00:01.6234567+09:00", "parent_image": `C:\Tools\netscan.exe`,
+		"parent_link": "guid", "depth": 2.0, "ppid": 100.0, "command_line": "mstsc.exe /v:SRV01"} {
+		if second[k] != v {
+			t.Errorf("%s = %v, want %v", k, second[k], v)
+		}
+	}
+	buf.Reset()
+	if err := WriteTimelineCSV(&buf, procs, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("csv: %v %v", rows, err)
+	}
+	if rows[1][0] != `WKS01: explorer.exe (50) started netscan.exe (100) as CORP\alice: netscan.exe "a,b" =cmd` ||
+		rows[1][1] != "2024-03-14T10:00:00.123456+00:00" || rows[1][2] != "1710410400123456" || rows[1][8] != `netscan.exe "a,b" =cmd` {
+		t.Errorf("row %q", rows[1])
+	}
+}
+
+func TestWriteTree(t *testing.T) {
+	tl := sampleTimeline()
+	var buf bytes.Buffer
+	if err := WriteTree(&buf, tl, timeline.Filter{Text: "mstsc"}, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"== WKS01 (WKS01, wks01.corp.local): 2 processes",
+		"explorer.exe (50) [not logged]",
+		"2024-03-14T10:00:00.1234567Z  └─  netscan.exe (100) CORP\\alice  netscan.exe \"a,b\" =cmd",
+		"2024-03-14T10:00:01.6234567Z    └─* mstsc.exe (200) CORP\\alice  mstsc.exe /v:SRV01",
+	}
+	for _, w := range want {
+		if !strings.Contains(buf.String(), w) {
+			t.Errorf("tree lacks %q:\n%s", w, buf.String())
+		}
+	}
+}
