@@ -17,13 +17,16 @@ const (
 	ruleTSClient     = "4fe9d835-40e1-452d-8230-17c147cafad8"
 )
 
+// ruleDetect names a rule of evtxhunt's lateral-movement pack.
+func ruleDetect(name string) string { return "evtxhunt-lm-" + name }
+
 // The manifest states what the generated evidence holds and what a correct
 // analysis must find in it, with hosts, times and record ids.
 type manifest struct {
 	Description     string         `json:"description"`
 	Seed            uint64         `json:"seed"`
 	Hosts           []hostManifest `json:"hosts"`
-	Detections      []finding      `json:"detections"`
+	Detections      []finding      `json:"detections"` // every finding a correct analysis raises, by rule
 	MustNotFire     []finding      `json:"must_not_fire"`
 	LateralMovement []finding      `json:"lateral_movement_traces"`
 }
@@ -172,6 +175,7 @@ func generateIncident(root string, seed uint64) (*manifest, error) {
 	wks.owe(at(10, 58, 0, 0), hop1)
 	wks.owe(at(11, 20, 0, 0), scan1)
 	in.note(&m.Detections, ruleNetscanMstsc, "netscan.exe spawned mstsc.exe (Security 4688 v2 and Sysmon 1)", wks, scan1, hop1, "SRV01.corp.local")
+	in.note(&m.Detections, ruleDetect("mstsc-unusual-parent"), "mstsc.exe started by netscan.exe", wks, scan1, hop1, "SRV01.corp.local")
 
 	// SRV01: adm_jdoe over RDP from WKS01, runs netscan from the client's
 	// drive and opens RDP to SRV02.
@@ -190,6 +194,7 @@ func generateIncident(root string, seed uint64) (*manifest, error) {
 	srv1.owe(at(11, 5, 0, 0), hop2)
 	srv1.owe(at(11, 6, 0, 0), scan2)
 	in.note(&m.Detections, ruleNetscanMstsc, "netscan.exe spawned mstsc.exe (Sysmon 1 only: process auditing is off)", srv1, scan2, hop2, "10.0.20.12")
+	in.note(&m.Detections, ruleDetect("mstsc-unusual-parent"), "mstsc.exe started by netscan.exe", srv1, scan2, hop2, "10.0.20.12")
 
 	// SRV02: adm_jdoe arrives over RDP; remote execution traces follow.
 	admSrv2 := rdp(srv2, at(10, 22, 10, 0), acctAdmin, srv1.ip)
@@ -202,6 +207,9 @@ func generateIncident(root string, seed uint64) (*manifest, error) {
 	srv2.owe(at(10, 30, 10, 0), psReg)
 	srv2.owe(at(10, 31, 0, 0), psexesvc)
 	in.note(&m.LateralMovement, "", "PsExec: PSEXESVC.exe runs a shell", srv2, psexesvc, psCmd, "")
+	in.note(&m.Detections, ruleDetect("psexec-service"), "PsExec service started", srv2, srv2.services, psexesvc, "")
+	in.note(&m.Detections, ruleDetect("psexec-child"), "shell run through PsExec", srv2, psexesvc, psCmd, "")
+	in.note(&m.Detections, ruleDetect("psexec-child"), "SAM hive saved through PsExec", srv2, psexesvc, psReg, "")
 	in.note(&m.LateralMovement, "", "PsExec: PSEXESVC.exe saves the SAM hive", srv2, psexesvc, psReg, "")
 
 	srv2.noiseUntil(at(10, 34, 0, 0))
@@ -210,6 +218,9 @@ func generateIncident(root string, seed uint64) (*manifest, error) {
 	srv2.owe(at(10, 34, 2, 0), wmiCmd)
 	srv2.owe(at(10, 36, 0, 0), wmi)
 	in.note(&m.LateralMovement, "", "WMI (Impacket wmiexec): WmiPrvSE.exe runs cmd.exe /Q /c ... \\\\127.0.0.1\\ADMIN$", srv2, wmi, wmiCmd, "")
+	for _, rule := range []string{"wmi-shell", "wmi-child", "impacket-exec-output"} {
+		in.note(&m.Detections, ruleDetect(rule), "wmiexec shell", srv2, wmi, wmiCmd, "")
+	}
 
 	srv2.noiseUntil(at(10, 38, 0, 0))
 	wsm := srv2.start(at(10, 38, 0, 0), srv2.dcomLaunch, 0, sys32+"wsmprovhost.exe", `C:\Windows\system32\wsmprovhost.exe -Embedding`, acctAdmin, 0x7a1100, "High")
@@ -221,6 +232,8 @@ func generateIncident(root string, seed uint64) (*manifest, error) {
 	}
 	in.note(&m.LateralMovement, "", "WinRM: wsmprovhost.exe runs PowerShell", srv2, wsm, wsmPS, "")
 	in.note(&m.LateralMovement, "", "WinRM: winrshost.exe runs cmd.exe", srv2, winrs, winrsCmd, "")
+	in.note(&m.Detections, ruleDetect("winrm-wsmprovhost-child"), "PowerShell remoting command", srv2, wsm, wsmPS, "")
+	in.note(&m.Detections, ruleDetect("winrs-child"), "winrs command", srv2, winrs, winrsCmd, "")
 
 	srv2.noiseUntil(at(10, 42, 0, 0))
 	mmc := srv2.start(at(10, 42, 0, 0), srv2.dcomLaunch, 0, sys32+"mmc.exe", `C:\Windows\system32\mmc.exe -Embedding`, acctAdmin, 0x7a1100, "High")
@@ -228,6 +241,7 @@ func generateIncident(root string, seed uint64) (*manifest, error) {
 	srv2.owe(at(10, 42, 3, 0), mmcCmd)
 	srv2.owe(at(10, 44, 0, 0), mmc)
 	in.note(&m.LateralMovement, "", "DCOM (MMC20.Application): mmc.exe -Embedding runs cmd.exe", srv2, mmc, mmcCmd, "")
+	in.note(&m.Detections, ruleDetect("dcom-mmc20"), "MMC20.Application command", srv2, mmc, mmcCmd, "")
 
 	srv2.noiseUntil(at(10, 50, 0, 0))
 	shell := srv2.start(at(10, 50, 0, 0), admSrv2, 0, sys32+"cmd.exe", `"C:\Windows\system32\cmd.exe" `, acctAdmin, admSrv2.LogonID, "High")
@@ -237,6 +251,8 @@ func generateIncident(root string, seed uint64) (*manifest, error) {
 	srv2.owe(at(10, 51, 11, 0), scExe)
 	in.note(&m.LateralMovement, "", "remote scheduled task: schtasks /create /s", srv2, shell, schtasks, "")
 	in.note(&m.LateralMovement, "", "remote service creation: sc.exe \\\\host create", srv2, shell, scExe, "")
+	in.note(&m.Detections, ruleDetect("remote-schtasks"), "remote scheduled task", srv2, shell, schtasks, "LEGACY01")
+	in.note(&m.Detections, ruleDetect("remote-service-sc"), "remote service creation", srv2, shell, scExe, "LEGACY01")
 	srv2.noiseUntil(at(10, 55, 0, 0))
 	hop3 := srv2.start(at(10, 55, 0, 0), admSrv2, 0, sys32+"mstsc.exe", `"C:\Windows\system32\mstsc.exe" /v:LEGACY01`, acctAdmin, admSrv2.LogonID, "High")
 	srv2.owe(at(11, 40, 0, 0), hop3)
@@ -253,6 +269,7 @@ func generateIncident(root string, seed uint64) (*manifest, error) {
 	legacy.owe(at(11, 50, 0, 0), hop4)
 	legacy.owe(at(11, 51, 0, 0), scan3)
 	in.note(&m.Detections, ruleNetscanMstsc, "netscan.exe spawned mstsc.exe (Security 4688 v1: linked by PIDs only)", legacy, scan3, hop4, "10.0.40.10")
+	in.note(&m.Detections, ruleDetect("mstsc-unusual-parent"), "mstsc.exe started by netscan.exe", legacy, scan3, hop4, "10.0.40.10")
 	legacy.noiseUntil(at(11, 30, 0, 0))
 	task := legacy.start(at(11, 30, 0, 0), legacy.svchosts[3], 0, `C:\Windows\Temp\u.exe`, `C:\Windows\Temp\u.exe`, acctSystem, 0x3e7, "System")
 	legacy.owe(at(11, 30, 40, 0), task)

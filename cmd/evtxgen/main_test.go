@@ -141,7 +141,7 @@ func TestManifestMatchesEvidence(t *testing.T) {
 		return out
 	}
 	all := append(append(append([]finding(nil), m.Detections...), m.MustNotFire...), m.LateralMovement...)
-	if len(m.Detections) != 5 || len(m.MustNotFire) != 4 || len(m.LateralMovement) < 7 {
+	if len(m.Detections) != 19 || len(m.MustNotFire) != 4 || len(m.LateralMovement) < 7 {
 		t.Errorf("%d detections, %d decoys, %d traces", len(m.Detections), len(m.MustNotFire), len(m.LateralMovement))
 	}
 	for _, f := range all {

@@ -30,6 +30,7 @@ func commands() []command {
 	return []command{
 		{"events", "print every process creation in the evidence as JSON lines", runEvents},
 		{"timeline", "rebuild per-host process timelines and trees", runTimeline},
+		{"rules", "list the detection rules, or check a rule folder", runRules},
 		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "evtxhunt", version)
 			return exitClean

@@ -1,0 +1,323 @@
+// Package detections runs lateral-movement rules over the timeline and turns
+// their hits into findings a responder can act on. Rules are data: one YAML
+// file each, the pack embedded in the binary (rules/), more from a team's
+// own folder.
+package detections
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Severity grades a finding.
+type Severity string
+
+const (
+	Informational Severity = "informational"
+	Low           Severity = "low"
+	Medium        Severity = "medium"
+	High          Severity = "high"
+	Critical      Severity = "critical"
+)
+
+// Severities in increasing order.
+var Severities = []Severity{Informational, Low, Medium, High, Critical}
+
+// Rank orders severities; unknown ones rank below informational.
+func (s Severity) Rank() int { return slices.Index(Severities, s) }
+
+// ParseSeverity reads a severity name.
+func ParseSeverity(s string) (Severity, error) {
+	v := Severity(strings.ToLower(strings.TrimSpace(s)))
+	if v.Rank() < 0 {
+		return "", fmt.Errorf("unknown severity %q (want one of informational, low, medium, high, critical)", s)
+	}
+	return v, nil
+}
+
+// Attack is one ATT&CK mapping.
+type Attack struct {
+	Tactic        string `yaml:"tactic" json:"tactic"`
+	TacticName    string `yaml:"tactic_name" json:"tactic_name"`
+	Technique     string `yaml:"technique" json:"technique"`
+	TechniqueName string `yaml:"technique_name" json:"technique_name"`
+}
+
+// Change is one entry of a rule's version history.
+type Change struct {
+	Version string `yaml:"version" json:"version"`
+	Date    string `yaml:"date" json:"date"`
+	Notes   string `yaml:"notes" json:"notes"`
+}
+
+// NextHop says how to read the next machine an attacker moves to from a
+// hit's command line: the first capture group of Pattern.
+type NextHop struct {
+	Pattern string `yaml:"pattern" json:"pattern"`
+	re      *regexp.Regexp
+}
+
+// Rule is one detection with everything a responder needs to act on it.
+type Rule struct {
+	ID             string     `yaml:"id" json:"id"`
+	Name           string     `yaml:"name" json:"name"`
+	Description    string     `yaml:"description" json:"description"`
+	Severity       Severity   `yaml:"severity" json:"severity"`
+	RiskScore      int        `yaml:"risk_score" json:"risk_score"`
+	Version        string     `yaml:"version" json:"version"`
+	Author         string     `yaml:"author" json:"author"`
+	Origin         string     `yaml:"origin" json:"origin,omitempty"` // where the rule comes from
+	License        string     `yaml:"license" json:"license,omitempty"`
+	Platforms      []string   `yaml:"platforms" json:"platforms,omitempty"`
+	Tags           []string   `yaml:"tags" json:"tags,omitempty"`
+	Attack         []Attack   `yaml:"attack" json:"attack"`
+	FPRate         string     `yaml:"false_positive_rate" json:"false_positive_rate,omitempty"`
+	Requirements   []string   `yaml:"requirements" json:"requirements,omitempty"`
+	Considerations []string   `yaml:"considerations" json:"considerations,omitempty"`
+	OriginalQuery  string     `yaml:"original_query" json:"original_query,omitempty"` // the seed's own query, for reference
+	QueryLanguage  string     `yaml:"query_language" json:"query_language,omitempty"`
+	DataSources    []string   `yaml:"data_sources" json:"data_sources"`
+	FalsePositives []string   `yaml:"false_positives" json:"false_positives"`
+	Response       []string   `yaml:"response" json:"response"`
+	References     []string   `yaml:"references" json:"references"`
+	History        []Change   `yaml:"history" json:"history,omitempty"`
+	GroupBy        string     `yaml:"group_by" json:"group_by,omitempty"` // "host": one finding per host with every hit
+	NextHop        *NextHop   `yaml:"next_hop" json:"next_hop,omitempty"`
+	Tests          []RuleTest `yaml:"tests" json:"-"`
+
+	File    string   `yaml:"-" json:"file"`
+	matcher *matcher // compiled from the match section
+}
+
+// TechniqueIDs lists the rule's ATT&CK technique ids.
+func (r *Rule) TechniqueIDs() []string {
+	var out []string
+	for _, a := range r.Attack {
+		if !slices.Contains(out, a.Technique) {
+			out = append(out, a.Technique)
+		}
+	}
+	return out
+}
+
+// RuleError is a problem in a rule file, with its place.
+type RuleError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *RuleError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
+
+//go:embed rules/*.yml
+var builtin embed.FS
+
+// Builtin returns the rule pack shipped in the binary.
+func Builtin() ([]*Rule, error) {
+	rules, errs := loadFS(builtin, "rules", "rules")
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("built-in rules: %w", errs[0])
+	}
+	return rules, nil
+}
+
+// LoadDir reads every .yml and .yaml file of a folder (recursively) as a rule.
+// It returns the rules that loaded and an error for each file that did not.
+func LoadDir(dir string) ([]*Rule, []error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, []error{err}
+	}
+	if !info.IsDir() {
+		return nil, []error{fmt.Errorf("%s is not a folder", dir)}
+	}
+	return loadFS(os.DirFS(dir), ".", dir)
+}
+
+func loadFS(fsys fs.FS, root, shownRoot string) ([]*Rule, []error) {
+	var rules []*Rule
+	var errs []error
+	err := fs.WalkDir(fsys, root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		ext := strings.ToLower(filepath.Ext(path))
+		if d.IsDir() || (ext != ".yml" && ext != ".yaml") {
+			return nil
+		}
+		shown := filepath.Join(shownRoot, strings.TrimPrefix(path, root+"/"))
+		b, err := fs.ReadFile(fsys, path)
+		if err != nil {
+			errs = append(errs, &RuleError{File: shown, Msg: err.Error()})
+			return nil
+		}
+		r, ruleErrs := ParseRule(shown, b)
+		if len(ruleErrs) > 0 {
+			for _, e := range ruleErrs {
+				errs = append(errs, e)
+			}
+			return nil
+		}
+		rules = append(rules, r)
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	sort.SliceStable(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
+	return rules, errs
+}
+
+// Merge combines rule sets, refusing two rules with one id.
+func Merge(sets ...[]*Rule) ([]*Rule, error) {
+	byID := map[string]*Rule{}
+	var out []*Rule
+	for _, set := range sets {
+		for _, r := range set {
+			if prev := byID[r.ID]; prev != nil {
+				return nil, fmt.Errorf("rule id %s is defined twice: %s and %s", r.ID, prev.File, r.File)
+			}
+			byID[r.ID] = r
+			out = append(out, r)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+var (
+	techniqueID = regexp.MustCompile(`^T\d{4}(\.\d{3})?$`)
+	tacticID    = regexp.MustCompile(`^TA\d{4}$`)
+)
+
+// ParseRule reads one rule file. Every problem is reported with its line;
+// the rule is returned only when there is none.
+func ParseRule(file string, b []byte) (*Rule, []*RuleError) {
+	var errs []*RuleError
+	fail := func(line int, format string, args ...any) {
+		errs = append(errs, &RuleError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, []*RuleError{{File: file, Line: yamlErrorLine(err), Msg: err.Error()}}
+	}
+	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, []*RuleError{{File: file, Line: 1, Msg: "a rule is a YAML mapping (id: ..., name: ..., match: ...)"}}
+	}
+	top := doc.Content[0]
+	r := &Rule{File: file}
+	known := map[string]any{
+		"id": &r.ID, "name": &r.Name, "description": &r.Description, "severity": &r.Severity, "risk_score": &r.RiskScore,
+		"version": &r.Version, "author": &r.Author, "origin": &r.Origin, "license": &r.License, "platforms": &r.Platforms,
+		"tags": &r.Tags, "false_positive_rate": &r.FPRate, "requirements": &r.Requirements, "considerations": &r.Considerations,
+		"original_query": &r.OriginalQuery, "query_language": &r.QueryLanguage, "attack": &r.Attack, "data_sources": &r.DataSources,
+		"false_positives": &r.FalsePositives, "response": &r.Response, "references": &r.References, "history": &r.History,
+		"group_by": &r.GroupBy, "next_hop": &r.NextHop, "tests": &r.Tests,
+	}
+	var match *yaml.Node
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		k, v := top.Content[i], top.Content[i+1]
+		if seen[k.Value] {
+			fail(k.Line, "%s is given twice", k.Value)
+		}
+		seen[k.Value] = true
+		if k.Value == "match" {
+			match = v
+			continue
+		}
+		dst, ok := known[k.Value]
+		if !ok {
+			fail(k.Line, "unknown field %q", k.Value)
+			continue
+		}
+		if err := v.Decode(dst); err != nil {
+			fail(v.Line, "%s: %v", k.Value, err)
+		}
+	}
+	for _, req := range []string{"id", "name", "description", "severity", "risk_score", "attack", "false_positives", "response", "references", "match"} {
+		if !seen[req] {
+			fail(top.Line, "missing %s", req)
+		}
+	}
+	line := func(key string) int {
+		for i := 0; i+1 < len(top.Content); i += 2 {
+			if top.Content[i].Value == key {
+				return top.Content[i].Line
+			}
+		}
+		return top.Line
+	}
+	if seen["severity"] && r.Severity.Rank() < 0 {
+		fail(line("severity"), "unknown severity %q (want one of informational, low, medium, high, critical)", r.Severity)
+	}
+	if seen["risk_score"] && (r.RiskScore < 0 || r.RiskScore > 100) {
+		fail(line("risk_score"), "risk_score %d is not within 0-100", r.RiskScore)
+	}
+	itemLine := func(key string, i int) int {
+		for j := 0; j+1 < len(top.Content); j += 2 {
+			if v := top.Content[j+1]; top.Content[j].Value == key && v.Kind == yaml.SequenceNode && i < len(v.Content) {
+				return v.Content[i].Line
+			}
+		}
+		return line(key)
+	}
+	for i, a := range r.Attack {
+		if !techniqueID.MatchString(a.Technique) || a.TechniqueName == "" {
+			fail(itemLine("attack", i), "ATT&CK technique %q must look like T1021 or T1021.001 and have a technique_name", a.Technique)
+		}
+		if !tacticID.MatchString(a.Tactic) || a.TacticName == "" {
+			fail(itemLine("attack", i), "ATT&CK tactic %q must look like TA0008 and have a tactic_name", a.Tactic)
+		}
+	}
+	if r.GroupBy != "" && r.GroupBy != "host" {
+		fail(line("group_by"), "group_by %q: only host is supported", r.GroupBy)
+	}
+	if r.NextHop != nil {
+		re, err := regexp.Compile(r.NextHop.Pattern)
+		switch {
+		case err != nil:
+			fail(line("next_hop"), "next_hop pattern: %v", err)
+		case re.NumSubexp() < 1:
+			fail(line("next_hop"), "next_hop pattern needs a capture group for the host")
+		}
+		r.NextHop.re = re
+	}
+	if match != nil {
+		m, merrs := compileMatch(match)
+		for _, e := range merrs {
+			fail(e.line, "match: %s", e.msg)
+		}
+		r.matcher = m
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return r, nil
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+func yamlErrorLine(err error) int {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		var n int
+		fmt.Sscan(m[1], &n)
+		return n
+	}
+	return 0
+}
