@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -22,19 +23,29 @@ type Options struct {
 	// Progress, when set, is called with the number of evidence bytes read
 	// each time more are read. It runs on the reading goroutine.
 	Progress func(bytes int64)
+	// FileDone, when set, is called with each file's stats as it is
+	// finished, on the goroutine that called Scan.
+	FileDone func(*FileStats)
+	// SkipOtherLogs stops decoding a file once its first chunk shows that
+	// it is not a log that holds process creations (no record from the
+	// Security auditing or Sysmon providers): the rest is hashed, counted as
+	// skipped slots, and the file's stats say why.
+	SkipOtherLogs bool
 }
 
 // Scanner reads EVTX files chunk by chunk, decodes chunks in parallel in a
 // bounded pool of goroutines it owns, and hands out process events in file,
 // chunk and record order.
 type Scanner struct {
-	workers  int
-	progress func(int64)
+	workers   int
+	progress  func(int64)
+	fileDone  func(*FileStats)
+	skipOther bool
 }
 
 // NewScanner returns a Scanner with the given options.
 func NewScanner(o Options) *Scanner {
-	s := &Scanner{workers: o.Workers, progress: o.Progress}
+	s := &Scanner{workers: o.Workers, progress: o.Progress, fileDone: o.FileDone, skipOther: o.SkipOtherLogs}
 	if s.workers <= 0 {
 		s.workers = runtime.GOMAXPROCS(0)
 	}
@@ -59,6 +70,10 @@ type fileRead struct {
 	size   int64
 	sha256 string
 	errors []DecodeError
+	// skipped says why the rest of the file was not decoded, and how many
+	// slots that was.
+	skipped      string
+	skippedSlots int
 }
 
 // Scan decodes the files in the order given and calls emit for each process
@@ -94,6 +109,9 @@ func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*ProcessEv
 		if j.end {
 			finishFile(cur, j.file)
 			all = append(all, cur)
+			if s.fileDone != nil {
+				s.fileDone(cur)
+			}
 			cur = nil
 			continue
 		}
@@ -200,8 +218,42 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 		if !dispatch(j) {
 			return false
 		}
+		if i == 0 && s.skipOther {
+			select {
+			case <-j.done:
+			case <-ctx.Done():
+				return false
+			}
+			if reason := notProcessLog(&j.result); reason != "" {
+				fr.skipped = reason
+				rest := fr.size - off - int64(n)
+				fr.skippedSlots = int((rest + ChunkSize - 1) / ChunkSize)
+				hashRest(f, off+int64(n), fr, sum, s)
+				return true
+			}
+		}
 	}
 	return true
+}
+
+// notProcessLog says why a file whose first chunk gave r holds no process
+// creations, or "" when it may hold some. Logs keep one channel, so the first
+// chunk tells; forwarded-event logs mix channels and are always read.
+func notProcessLog(r *ChunkResult) string {
+	if r.Records.Decoded == 0 {
+		return ""
+	}
+	var channels []string
+	for k := range r.Census {
+		if _, ok := processSource(k.Provider, 1); ok || k.Channel == "ForwardedEvents" || strings.EqualFold(k.Provider, ProviderSecurityAuditing) {
+			return ""
+		}
+		if !slices.Contains(channels, k.Channel) {
+			channels = append(channels, k.Channel)
+		}
+	}
+	slices.Sort(channels)
+	return "not a process-creation log: its first chunk holds only " + strings.Join(channels, ", ") + " records"
 }
 
 // hashRest hashes a file that is not decoded, so the inventory still names it
@@ -281,6 +333,9 @@ func finishFile(fs *FileStats, fr *fileRead) {
 	fs.Size = fr.size
 	fs.SHA256 = fr.sha256
 	fs.Header = fr.header
+	fs.Skipped = fr.skipped
+	fs.Chunks.Slots += fr.skippedSlots
+	fs.Chunks.Skipped = fr.skippedSlots
 	for _, e := range fr.errors {
 		fs.addError(e)
 	}

@@ -94,6 +94,7 @@ type ChunkCounts struct {
 	Truncated         int `json:"truncated"`
 	Failed            int `json:"failed"`
 	PastHeaderCount   int `json:"past_header_count"` // chunks beyond the header's chunk count that held records
+	Skipped           int `json:"skipped"`           // not decoded: the file is not a process-creation log
 }
 
 // RecordCounts describes the records of a file.
@@ -116,6 +117,7 @@ type FileStats struct {
 	Records       RecordCounts      `json:"records"`
 	ProcessEvents map[Source]uint64 `json:"process_events"`
 	Census        Census            `json:"census"`
+	Skipped       string            `json:"skipped,omitempty"` // why the rest of the file was not decoded
 	ErrorCount    int               `json:"error_count"`
 	Errors        []DecodeError     `json:"errors"`
 	ErrorsOmitted int               `json:"errors_omitted,omitempty"`
@@ -146,6 +148,7 @@ func (s *FileStats) Clean() bool { return s.ErrorCount == 0 }
 type Totals struct {
 	Files         int               `json:"files"`
 	FilesWithErrs int               `json:"files_with_errors"`
+	FilesSkipped  int               `json:"files_skipped"` // not process-creation logs, read no further than their first chunk
 	Bytes         int64             `json:"bytes"`
 	Chunks        ChunkCounts       `json:"chunks"`
 	Records       RecordCounts      `json:"records"`
@@ -172,6 +175,10 @@ func Sum(files []*FileStats) Totals {
 		c.Truncated += f.Chunks.Truncated
 		c.Failed += f.Chunks.Failed
 		c.PastHeaderCount += f.Chunks.PastHeaderCount
+		c.Skipped += f.Chunks.Skipped
+		if f.Skipped != "" {
+			t.FilesSkipped++
+		}
 		t.Records.Seen += f.Records.Seen
 		t.Records.Decoded += f.Records.Decoded
 		t.Records.Failed += f.Records.Failed

@@ -2,12 +2,15 @@ package evtxwrite
 
 import (
 	"context"
+	"crypto/sha256"
+	hexenc "encoding/hex"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/evtxhunt/evtxhunt/parser"
 )
@@ -263,4 +266,29 @@ func mustHex(t *testing.T, s string) uint64 {
 		t.Fatalf("%q: %v", s, err)
 	}
 	return v
+}
+
+// TestScannerSkipsOtherLogs: a log with no process creations is read no
+// further than its first chunk, still hashed whole, and says why.
+func TestScannerSkipsOtherLogs(t *testing.T) {
+	var rdp []*Event
+	for i := range 1500 {
+		rdp = append(rdp, TerminalServices1149("SRV01", t0.Add(time.Duration(i)*time.Second), Account{"CORP", "bob", "S-1-5-21-1"}, "10.0.0.7"))
+	}
+	rdpPath, rdpBytes := writeFile(t, rdp)
+	secPath, _ := writeFile(t, sampleEvents())
+	stats, err := parser.NewScanner(parser.Options{SkipOtherLogs: true}).Scan(context.Background(), []string{rdpPath, secPath}, func(*parser.ProcessEvent) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots := (len(rdpBytes) - parser.FileHeaderSize) / parser.ChunkSize
+	r := stats[0]
+	sum := sha256.Sum256(rdpBytes)
+	if slots < 3 || r.Chunks.Slots != slots || r.Chunks.Skipped != slots-1 || r.Chunks.Decoded != 1 || hexenc.EncodeToString(sum[:]) != r.SHA256 ||
+		!strings.Contains(r.Skipped, "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational") || !r.Clean() {
+		t.Errorf("RDP log: %+v skipped %q", r.Chunks, r.Skipped)
+	}
+	if s := stats[1]; s.Skipped != "" || s.Chunks.Skipped != 0 || s.Records.Decoded != uint64(len(sampleEvents())) {
+		t.Errorf("Security log: %+v %q", s.Chunks, s.Skipped)
+	}
 }
