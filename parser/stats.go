@@ -45,6 +45,19 @@ func (c Census) Rows() []CensusRow {
 // struct keys, and a list keeps output deterministic.
 func (c Census) MarshalJSON() ([]byte, error) { return json.Marshal(c.Rows()) }
 
+// UnmarshalJSON reads the list MarshalJSON writes.
+func (c *Census) UnmarshalJSON(b []byte) error {
+	var rows []CensusRow
+	if err := json.Unmarshal(b, &rows); err != nil {
+		return err
+	}
+	*c = Census{}
+	for _, r := range rows {
+		(*c)[r.CensusKey] += r.Records
+	}
+	return nil
+}
+
 // ErrorKind classifies what could not be read.
 type ErrorKind string
 

@@ -337,7 +337,14 @@ func (b *Builder) Add(ev *parser.ProcessEvent) {
 	}
 	if p := hb.seen[key]; p != nil {
 		b.dupes++
+		// The copy in the first file by name is the evidence, whatever
+		// order the files were read in, so merged scans equal one scan.
+		if ref.File < p.Evidence[0].File {
+			ref, p.Evidence[0] = p.Evidence[0], ref
+			p.File, p.Chunk, p.Offset = p.Evidence[0].File, p.Evidence[0].Chunk, p.Evidence[0].Offset
+		}
 		p.Copies = append(p.Copies, ref)
+		slices.SortFunc(p.Copies, func(a, b Evidence) int { return cmp.Compare(a.File, b.File) })
 		return
 	}
 	p := &Process{ProcessEvent: *ev, Host: hb.host, Evidence: []Evidence{ref}}

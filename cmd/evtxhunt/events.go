@@ -34,7 +34,7 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 	out := bufio.NewWriterSize(stdout, 1<<16)
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	res, err := scanEvidence(ctx, paths, *workers, stderr, func(ev *parser.ProcessEvent) error {
+	res, err := scanEvidence(ctx, paths, parser.Options{Workers: *workers}, nil, stderr, func(ev *parser.ProcessEvent) error {
 		if ev.Source.IsExit() && !*exits {
 			return nil
 		}
@@ -82,6 +82,9 @@ func printParseSummary(w io.Writer, res *scanResult) {
 	fmt.Fprintf(w, "  records:  %d seen, %d decoded, %d failed\n", t.Records.Seen, t.Records.Decoded, t.Records.Failed)
 	fmt.Fprintf(w, "  process:  %d Security 4688, %d Sysmon 1 (exits: %d Security 4689, %d Sysmon 5)\n", t.ProcessEvents[parser.SourceSecurity4688],
 		t.ProcessEvents[parser.SourceSysmon1], t.ProcessEvents[parser.SourceSecurity4689], t.ProcessEvents[parser.SourceSysmon5])
+	if t.FilesSkipped > 0 {
+		fmt.Fprintf(w, "  skipped:  %d files that are not process-creation logs, after their first chunk (%d chunks)\n", t.FilesSkipped, t.Chunks.Skipped)
+	}
 	fmt.Fprintf(w, "  errors:   %d in %d files", t.Errors, t.FilesWithErrs)
 	if pathErrors > 0 {
 		fmt.Fprintf(w, ", %d paths unreadable", pathErrors)

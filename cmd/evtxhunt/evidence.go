@@ -25,14 +25,21 @@ func (r *scanResult) clean() bool { return r.totals.Errors == 0 && len(r.pathErr
 
 // scanEvidence finds the evidence files under paths and scans them, calling
 // emit for each process event in order. Unreadable paths are reported on
-// stderr and in the result; they do not stop the scan.
-func scanEvidence(ctx context.Context, paths []string, workers int, stderr io.Writer, emit func(*parser.ProcessEvent) error) (*scanResult, error) {
+// stderr and in the result; they do not stop the scan. With a progress, it
+// shows on stderr.
+func scanEvidence(ctx context.Context, paths []string, opts parser.Options, prog func([]string) *progress, stderr io.Writer,
+	emit func(*parser.ProcessEvent) error) (*scanResult, error) {
 	start := time.Now()
 	files, pathErrs := parser.FindEvidence(paths)
 	for _, err := range pathErrs {
 		fmt.Fprintf(stderr, "evtxhunt: %v\n", err)
 	}
-	stats, err := parser.NewScanner(parser.Options{Workers: workers}).Scan(ctx, files, emit)
+	bar := &progress{}
+	if prog != nil {
+		bar = prog(files)
+	}
+	stats, err := parser.NewScanner(bar.hooks(opts)).Scan(ctx, files, emit)
+	bar.finish()
 	r := &scanResult{stats: stats, totals: parser.Sum(stats), pathErrs: pathErrs, wall: time.Since(start)}
 	return r, err
 }

@@ -16,6 +16,7 @@ const (
 	exitClean    = 0 // everything read, nothing to report
 	exitEvidence = 1 // some evidence could not be read; the rest was analysed
 	exitUsage    = 2
+	exitFindings = 3 // a finding reached --fail-on
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -28,6 +29,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"scan", "analyse evidence: timeline, detections and the case folder with reports", runScan},
+		{"merge", "combine case folders (scanned with --format jsonl) into one", runMerge},
 		{"events", "print every process creation in the evidence as JSON lines", runEvents},
 		{"timeline", "rebuild per-host process timelines and trees", runTimeline},
 		{"rules", "list the detection rules, or check a rule folder", runRules},

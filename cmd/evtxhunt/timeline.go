@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"time"
 
 	"github.com/evtxhunt/evtxhunt/parser"
@@ -48,7 +47,7 @@ func runTimeline(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	b := timeline.NewBuilder(timeline.Options{})
-	res, err := scanEvidence(ctx, paths, *workers, stderr, func(ev *parser.ProcessEvent) error {
+	res, err := scanEvidence(ctx, paths, parser.Options{Workers: *workers}, nil, stderr, func(ev *parser.ProcessEvent) error {
 		b.Add(ev)
 		return nil
 	})
@@ -58,7 +57,11 @@ func runTimeline(args []string, stdout, stderr io.Writer) int {
 	}
 	tl := b.Build()
 	if *out != "" {
-		if err := writeTimelineFiles(*out, tl.Select(filter)); err != nil {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			fmt.Fprintf(stderr, "evtxhunt timeline: %v\n", err)
+			return exitEvidence
+		}
+		if err := reports.WriteTimelineFiles(*out, tl.Select(filter), time.UTC); err != nil {
 			fmt.Fprintf(stderr, "evtxhunt timeline: %v\n", err)
 			return exitEvidence
 		}
@@ -75,33 +78,4 @@ func runTimeline(args []string, stdout, stderr io.Writer) int {
 		return exitEvidence
 	}
 	return exitClean
-}
-
-// writeTimelineFiles writes timeline.jsonl and timeline.csv into dir.
-func writeTimelineFiles(dir string, procs []*timeline.Process) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for name, write := range map[string]func(io.Writer, []*timeline.Process, *time.Location) error{
-		"timeline.jsonl": reports.WriteTimelineJSONL,
-		"timeline.csv":   reports.WriteTimelineCSV,
-	} {
-		if err := writeFile(filepath.Join(dir, name), func(w io.Writer) error { return write(w, procs, time.UTC) }); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// writeFile creates path and fills it with write, reporting the first error.
-func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return f.Close()
 }

@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+	_ "time/tzdata" // --tz works on machines without a zone database
+
+	"github.com/evtxhunt/evtxhunt/detections"
+	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/reports"
+	"github.com/evtxhunt/evtxhunt/timeline"
+)
+
+// analysis holds the flags scan and merge share: what to find, how to show
+// it and where to write it.
+type analysis struct {
+	out, formats, tz, from, to, host, rules, minSeverity, failOn string
+	force, quiet                                                 bool
+
+	// parsed
+	formatList []string
+	zone       *time.Location
+	filter     timeline.Filter
+	min, fail  detections.Severity
+	ruleSet    []*detections.Rule
+}
+
+func (a *analysis) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.out, "out", "", "case `folder` to write (default ./evtxhunt-<UTC time>); must be empty unless --force")
+	fs.StringVar(&a.formats, "format", strings.Join(reports.Formats, ","), "comma-separated `formats` to write: "+strings.Join(reports.Formats, ", "))
+	fs.StringVar(&a.tz, "tz", "UTC", "time `zone` reports show times in (stored times stay UTC), e.g. Europe/Paris")
+	fs.StringVar(&a.from, "from", "", "only processes and findings at or after `T` (UTC)")
+	fs.StringVar(&a.to, "to", "", "only processes and findings at or before `T` (UTC)")
+	fs.StringVar(&a.host, "host", "", "only this `host`, any spelling")
+	fs.StringVar(&a.rules, "rules", "", "also run the rules in `DIR`")
+	fs.StringVar(&a.minSeverity, "min-severity", "informational", "drop findings below this `severity`")
+	fs.StringVar(&a.failOn, "fail-on", "", "exit 3 when a finding reaches this `severity` (for pipelines)")
+	fs.BoolVar(&a.force, "force", false, "write into a non-empty case folder")
+	fs.BoolVar(&a.quiet, "quiet", false, "no progress bar")
+}
+
+// parse checks the flags; inputs are the evidence or case folders read, which
+// the output must stay out of.
+func (a *analysis) parse(inputs []string, now time.Time) error {
+	for _, f := range strings.Split(a.formats, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f == "" {
+			continue
+		}
+		if !slices.Contains(reports.Formats, f) {
+			return fmt.Errorf("unknown format %q (known: %s)", f, strings.Join(reports.Formats, ", "))
+		}
+		a.formatList = append(a.formatList, f)
+	}
+	var err error
+	if a.zone, err = time.LoadLocation(a.tz); err != nil {
+		return fmt.Errorf("--tz: %v", err)
+	}
+	a.filter.Host = a.host
+	if a.filter.From, err = parseTimeFlag(a.from); err != nil {
+		return err
+	}
+	if a.filter.To, err = parseTimeFlag(a.to); err != nil {
+		return err
+	}
+	if a.min, err = detections.ParseSeverity(a.minSeverity); err != nil {
+		return fmt.Errorf("--min-severity: %v", err)
+	}
+	if a.failOn != "" {
+		if a.fail, err = detections.ParseSeverity(a.failOn); err != nil {
+			return fmt.Errorf("--fail-on: %v", err)
+		}
+	}
+	if a.ruleSet, err = loadRules(a.rules); err != nil {
+		return err
+	}
+	if a.out == "" {
+		a.out = "evtxhunt-" + now.UTC().Format("20060102T150405Z")
+	}
+	if err := checkOutsideEvidence(a.out, inputs); err != nil {
+		return err
+	}
+	return prepareCaseDir(a.out, a.force)
+}
+
+func (a *analysis) has(format string) bool { return slices.Contains(a.formatList, format) }
+
+// prepareCaseDir creates the case folder, refusing to write into a non-empty
+// one unless forced.
+func prepareCaseDir(dir string, force bool) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return os.MkdirAll(dir, 0o755)
+	case err != nil:
+		return err
+	case len(entries) > 0 && !force:
+		return fmt.Errorf("case folder %s is not empty: choose another --out or add --force", dir)
+	}
+	return nil
+}
+
+func runScan(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("scan", "[--out DIR] [--format html,xlsx,jsonl,csv] [--workers N] [--tz ZONE] [--from T] [--to T] [--host H] [--rules DIR] [--min-severity S] [--fail-on S] [--quiet] [--force] EVIDENCE...", stderr)
+	var a analysis
+	a.register(fs)
+	workers := fs.Int("workers", 0, "chunks decoded in parallel (default: number of CPUs)")
+	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return usageError(stderr, fs, err)
+	}
+	if len(paths) == 0 {
+		return usageError(stderr, fs, errors.New("no evidence path given"))
+	}
+	if *workers < 0 {
+		return usageError(stderr, fs, fmt.Errorf("--workers must be positive, got %d", *workers))
+	}
+	started := time.Now()
+	if err := a.parse(paths, started); err != nil {
+		return usageError(stderr, fs, err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	events, err := newEventLog(a.out, a.has("jsonl"))
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxhunt scan: %v\n", err)
+		return exitEvidence
+	}
+	b := timeline.NewBuilder(timeline.Options{})
+	res, err := scanEvidence(ctx, paths, parser.Options{Workers: *workers, SkipOtherLogs: true},
+		func(files []string) *progress { return newProgress(stderr, a.quiet, files) }, stderr,
+		func(ev *parser.ProcessEvent) error {
+			b.Add(ev)
+			return events.write(ev)
+		})
+	if cerr := events.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxhunt scan: %v\n", err)
+		return exitEvidence
+	}
+	c := &reports.Case{Version: version, CommandLine: append([]string{"evtxhunt", "scan"}, args...), Started: started,
+		Files: res.stats, PathErrors: errorStrings(res.pathErrs)}
+	code := a.finish(c, b, stdout, stderr)
+	printParseSummary(stderr, res)
+	if code == exitClean && !res.clean() {
+		code = exitEvidence
+	}
+	return code
+}
+
+// finish builds the timeline, runs the rules, writes the case folder and
+// prints the findings; it returns exitClean or, with --fail-on, exit 3.
+func (a *analysis) finish(c *reports.Case, b *timeline.Builder, stdout, stderr io.Writer) int {
+	c.Zone, c.Filter, c.MinSeverity, c.Rules = a.zone, a.filter, a.min, a.ruleSet
+	c.Timeline = b.Build()
+	for _, f := range detections.NewEngine(a.ruleSet).Run(c.Timeline) {
+		if f.Rule.Severity.Rank() >= a.min.Rank() && slices.ContainsFunc(f.Hits, func(h detections.Hit) bool { return a.filter.Match(h.Process) }) {
+			c.Findings = append(c.Findings, f)
+		}
+	}
+	c.Finished = time.Now()
+	if err := reports.WriteCase(a.out, c, a.formatList); err != nil {
+		fmt.Fprintf(stderr, "evtxhunt: writing the case folder: %v\n", err)
+		return exitEvidence
+	}
+	printFindings(stdout, c, a.out)
+	if a.fail != "" && slices.ContainsFunc(c.Findings, func(f *detections.Finding) bool { return f.Rule.Severity.Rank() >= a.fail.Rank() }) {
+		return exitFindings
+	}
+	return exitClean
+}
+
+// printFindings is the one-screen account of what was found.
+func printFindings(w io.Writer, c *reports.Case, out string) {
+	by := c.FindingsBySeverity()
+	fmt.Fprintf(w, "evtxhunt: %d processes on %d hosts (%d duplicate records counted once); case folder %s\n",
+		c.Timeline.Processes(), len(c.Timeline.Hosts), c.Timeline.Duplicates, out)
+	fmt.Fprintf(w, "findings: %d (critical %d, high %d, medium %d, low %d, informational %d); times in %s\n", len(c.Findings),
+		by[detections.Critical], by[detections.High], by[detections.Medium], by[detections.Low], by[detections.Informational], c.Zone)
+	const show = 15
+	for i, f := range c.Findings {
+		if i == show {
+			fmt.Fprintf(w, "  ... %d more in %s\n", len(c.Findings)-show, filepath.Join(out, reports.DetectionsFile))
+			break
+		}
+		h := f.Hits[0]
+		line := fmt.Sprintf("  %s  %-8s %-9s %s: %s", f.Time.In(c.Zone).Format("2006-01-02 15:04:05"), f.Host, f.Rule.Severity, f.Rule.Name, parser.BaseName(h.Process.Image))
+		if p := h.Process.Parent; p != nil {
+			line += " <- " + parser.BaseName(p.Image)
+		}
+		if hops := f.NextHops(); len(hops) > 0 {
+			line += " -> " + strings.Join(hops, ", ")
+		}
+		if len(f.Hits) > 1 {
+			line += fmt.Sprintf(" (%d hits)", len(f.Hits))
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func errorStrings(errs []error) []string {
+	out := make([]string, len(errs))
+	for i, e := range errs {
+		out[i] = e.Error()
+	}
+	return out
+}
+
+// eventLog writes every process event read to events.jsonl, which merge
+// rebuilds a case from.
+type eventLog struct {
+	f   *os.File
+	w   *bufio.Writer
+	enc *json.Encoder
+}
+
+func newEventLog(dir string, enabled bool) (*eventLog, error) {
+	if !enabled {
+		return &eventLog{}, nil
+	}
+	f, err := os.Create(filepath.Join(dir, reports.EventsFile))
+	if err != nil {
+		return nil, err
+	}
+	w := bufio.NewWriterSize(f, 1<<16)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return &eventLog{f, w, enc}, nil
+}
+
+func (l *eventLog) write(ev *parser.ProcessEvent) error {
+	if l.enc == nil {
+		return nil
+	}
+	return l.enc.Encode(ev)
+}
+
+func (l *eventLog) close() error {
+	if l.f == nil {
+		return nil
+	}
+	err := l.w.Flush()
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func runMerge(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("merge", "--out DIR [--format ...] [--tz ZONE] [--rules DIR] [--min-severity S] [--fail-on S] [--force] CASEDIR...", stderr)
+	var a analysis
+	a.register(fs)
+	dirs, err := parseFlags(fs, args)
+	if err != nil {
+		return usageError(stderr, fs, err)
+	}
+	if len(dirs) == 0 {
+		return usageError(stderr, fs, errors.New("no case folder given"))
+	}
+	started := time.Now()
+	if err := a.parse(dirs, started); err != nil {
+		return usageError(stderr, fs, err)
+	}
+	c := &reports.Case{Version: version, CommandLine: append([]string{"evtxhunt", "merge"}, args...), Started: started, MergedFrom: dirs}
+	b := timeline.NewBuilder(timeline.Options{})
+	events, err := newEventLog(a.out, a.has("jsonl"))
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxhunt merge: %v\n", err)
+		return exitEvidence
+	}
+	for _, dir := range dirs {
+		s, err := reports.ReadSummary(dir)
+		if err == nil {
+			err = readEvents(filepath.Join(dir, reports.EventsFile), func(ev *parser.ProcessEvent) error {
+				b.Add(ev)
+				return events.write(ev)
+			})
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "evtxhunt merge: %s: %v (was it scanned with --format jsonl?)\n", dir, err)
+			return exitUsage
+		}
+		c.Files = append(c.Files, s.Parse.Files...)
+		c.PathErrors = append(c.PathErrors, s.Evidence.PathErrors...)
+	}
+	if err := events.close(); err != nil {
+		fmt.Fprintf(stderr, "evtxhunt merge: %v\n", err)
+		return exitEvidence
+	}
+	slices.SortStableFunc(c.Files, func(x, y *parser.FileStats) int { return strings.Compare(x.Path, y.Path) })
+	code := a.finish(c, b, stdout, stderr)
+	if code == exitClean && parser.Sum(c.Files).Errors+len(c.PathErrors) > 0 {
+		code = exitEvidence
+	}
+	return code
+}
+
+// readEvents reads an events.jsonl file.
+func readEvents(path string, fn func(*parser.ProcessEvent) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<16))
+	for {
+		var ev parser.ProcessEvent
+		if err := dec.Decode(&ev); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if err := fn(&ev); err != nil {
+			return err
+		}
+	}
+}

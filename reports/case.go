@@ -1,0 +1,348 @@
+package reports
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/evtxhunt/evtxhunt/detections"
+	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/timeline"
+)
+
+// Case is everything one analysis produced: what was read, how well, and
+// what was found. Its writers fill the case folder.
+type Case struct {
+	Version     string
+	CommandLine []string
+	Started     time.Time
+	Finished    time.Time
+	Zone        *time.Location // how times are shown; stored times are UTC
+	Files       []*parser.FileStats
+	PathErrors  []string
+	Timeline    *timeline.Timeline
+	Rules       []*detections.Rule
+	Findings    []*detections.Finding // after the filters below
+	Filter      timeline.Filter
+	MinSeverity detections.Severity
+	MergedFrom  []string // case folders combined by evtxhunt merge
+}
+
+// Processes are the timeline's processes that pass the case's filter.
+func (c *Case) Processes() []*timeline.Process { return c.Timeline.Select(c.Filter) }
+
+// FindingsBySeverity counts findings per severity, every severity listed.
+func (c *Case) FindingsBySeverity() map[detections.Severity]int {
+	out := map[detections.Severity]int{}
+	for _, s := range detections.Severities {
+		out[s] = 0
+	}
+	for _, f := range c.Findings {
+		out[f.Rule.Severity]++
+	}
+	return out
+}
+
+// Summary is summary.json.
+type Summary struct {
+	Tool            string             `json:"tool"`
+	Version         string             `json:"version"`
+	CommandLine     []string           `json:"command_line"`
+	Started         string             `json:"started"`
+	Finished        string             `json:"finished"`
+	DisplayTimeZone string             `json:"display_time_zone"`
+	MergedFrom      []string           `json:"merged_from,omitempty"`
+	Filters         summaryFilters     `json:"filters"`
+	Evidence        summaryEvidence    `json:"evidence"`
+	Parse           summaryParse       `json:"parse"`
+	Census          []parser.CensusRow `json:"census"`
+	Hosts           []summaryHost      `json:"hosts"`
+	Timeline        summaryTimeline    `json:"timeline"`
+	Findings        summaryFindings    `json:"findings"`
+}
+
+type summaryFilters struct {
+	From        string `json:"from,omitempty"`
+	To          string `json:"to,omitempty"`
+	Host        string `json:"host,omitempty"`
+	MinSeverity string `json:"min_severity,omitempty"`
+}
+
+type summaryEvidence struct {
+	Files      int              `json:"files"`
+	Bytes      int64            `json:"bytes"`
+	Inventory  []inventoryEntry `json:"inventory"`
+	PathErrors []string         `json:"path_errors"`
+}
+
+type inventoryEntry struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+type summaryParse struct {
+	Totals parser.Totals       `json:"totals"`
+	Files  []*parser.FileStats `json:"files"`
+}
+
+type summaryHost struct {
+	Name         string   `json:"name"`
+	Spellings    []string `json:"spellings"`
+	Processes    int      `json:"processes"`
+	Placeholders int      `json:"placeholders"`
+	First        string   `json:"first,omitempty"`
+	Last         string   `json:"last,omitempty"`
+	Findings     int      `json:"findings"`
+}
+
+type summaryTimeline struct {
+	Processes  int `json:"processes"`
+	Duplicates int `json:"duplicate_records"`
+}
+
+type summaryFindings struct {
+	Total      int                         `json:"total"`
+	BySeverity map[detections.Severity]int `json:"by_severity"`
+	ByRule     []ruleCount                 `json:"by_rule"`
+}
+
+type ruleCount struct {
+	RuleID   string              `json:"rule_id"`
+	RuleName string              `json:"rule_name"`
+	Severity detections.Severity `json:"severity"`
+	Findings int                 `json:"findings"`
+	Hits     int                 `json:"hits"`
+}
+
+func utc(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(parser.TimeLayout)
+}
+
+// Summary builds summary.json's content.
+func (c *Case) Summary() Summary {
+	s := Summary{Tool: "evtxhunt", Version: c.Version, CommandLine: c.CommandLine, Started: utc(c.Started), Finished: utc(c.Finished),
+		DisplayTimeZone: c.Zone.String(), MergedFrom: c.MergedFrom,
+		Filters: summaryFilters{From: utc(c.Filter.From), To: utc(c.Filter.To), Host: c.Filter.Host, MinSeverity: string(c.MinSeverity)},
+		Parse:   summaryParse{Totals: parser.Sum(c.Files), Files: c.Files}}
+	s.Evidence.PathErrors = append([]string{}, c.PathErrors...)
+	census := parser.Census{}
+	for _, f := range c.Files {
+		s.Evidence.Files++
+		s.Evidence.Bytes += f.Size
+		s.Evidence.Inventory = append(s.Evidence.Inventory, inventoryEntry{f.Path, f.Size, f.SHA256})
+		for k, n := range f.Census {
+			census[k] += n
+		}
+	}
+	s.Census = census.Rows()
+	perHost := map[string]int{}
+	for _, f := range c.Findings {
+		perHost[f.Host]++
+	}
+	for _, h := range c.Timeline.Hosts {
+		sh := summaryHost{Name: h.Name, Spellings: h.Spellings, Processes: len(h.Processes), Placeholders: len(h.Placeholders), Findings: perHost[h.Name]}
+		if n := len(h.Processes); n > 0 {
+			sh.First, sh.Last = utc(h.Processes[0].Time), utc(h.Processes[n-1].Time)
+		}
+		s.Hosts = append(s.Hosts, sh)
+	}
+	s.Timeline = summaryTimeline{Processes: c.Timeline.Processes(), Duplicates: c.Timeline.Duplicates}
+	s.Findings = summaryFindings{Total: len(c.Findings), BySeverity: c.FindingsBySeverity(), ByRule: []ruleCount{}}
+	for _, r := range c.Rules {
+		rc := ruleCount{RuleID: r.ID, RuleName: r.Name, Severity: r.Severity}
+		for _, f := range c.Findings {
+			if f.Rule == r {
+				rc.Findings++
+				rc.Hits += len(f.Hits)
+			}
+		}
+		if rc.Findings > 0 {
+			s.Findings.ByRule = append(s.Findings.ByRule, rc)
+		}
+	}
+	slices.SortStableFunc(s.Findings.ByRule, func(a, b ruleCount) int {
+		return cmp.Or(-cmp.Compare(a.Severity.Rank(), b.Severity.Rank()), cmp.Compare(a.RuleID, b.RuleID))
+	})
+	return s
+}
+
+// processJSON describes a process in detections.jsonl.
+type processJSON struct {
+	Host        string              `json:"host"`
+	Time        string              `json:"time,omitempty"`
+	PID         uint32              `json:"pid"`
+	PPID        uint32              `json:"ppid"`
+	Image       string              `json:"image"`
+	CommandLine string              `json:"command_line,omitempty"`
+	User        string              `json:"user,omitempty"`
+	Integrity   string              `json:"integrity_level,omitempty"`
+	ProcessGUID string              `json:"process_guid,omitempty"`
+	ParentLink  timeline.LinkKind   `json:"parent_link,omitempty"`
+	LinkNote    string              `json:"parent_link_note,omitempty"`
+	NotLogged   bool                `json:"not_logged,omitempty"` // a placeholder parent
+	SinceParent string              `json:"since_parent,omitempty"`
+	Evidence    []timeline.Evidence `json:"evidence,omitempty"`
+}
+
+func newProcessJSON(p *timeline.Process, since time.Duration) processJSON {
+	pj := processJSON{Host: p.Host.Name, PID: p.PID, PPID: p.PPID, Image: p.Image, CommandLine: p.CommandLine, User: p.User,
+		Integrity: p.IntegrityLevel, ProcessGUID: p.ProcessGUID, ParentLink: p.Link, LinkNote: p.LinkNote, NotLogged: p.Placeholder,
+		Evidence: p.Evidence}
+	if !p.Placeholder {
+		pj.Time = utc(p.Time)
+	}
+	if since > 0 {
+		pj.SinceParent = since.String()
+	}
+	return pj
+}
+
+type hitJSON struct {
+	Time    string        `json:"time"`
+	NextHop string        `json:"next_hop,omitempty"`
+	Process processJSON   `json:"process"`
+	Parent  *processJSON  `json:"parent,omitempty"`
+	Chain   []processJSON `json:"chain"` // from the root down to the process
+}
+
+type findingJSON struct {
+	RuleID    string              `json:"rule_id"`
+	RuleName  string              `json:"rule_name"`
+	Severity  detections.Severity `json:"severity"`
+	RiskScore int                 `json:"risk_score"`
+	Attack    []string            `json:"attack"`
+	Host      string              `json:"host"`
+	Time      string              `json:"time"`
+	NextHops  []string            `json:"next_hops,omitempty"`
+	Process   processJSON         `json:"process"`
+	Parent    *processJSON        `json:"parent,omitempty"`
+	Chain     []processJSON       `json:"chain"`
+	Hits      []hitJSON           `json:"hits"`
+	Evidence  []timeline.Evidence `json:"evidence"`
+}
+
+func newHitJSON(h detections.Hit) hitJSON {
+	hj := hitJSON{Time: utc(h.Process.Time), NextHop: h.NextHop, Process: newProcessJSON(h.Process, 0)}
+	if p := h.Process.Parent; p != nil {
+		pj := newProcessJSON(p, 0)
+		hj.Parent = &pj
+	}
+	for _, s := range h.Process.Chain() {
+		hj.Chain = append(hj.Chain, newProcessJSON(s.Process, s.SinceParent))
+	}
+	return hj
+}
+
+// WriteDetectionsJSONL writes one finding per line. Times are UTC.
+func WriteDetectionsJSONL(w io.Writer, findings []*detections.Finding) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	for _, f := range findings {
+		fj := findingJSON{RuleID: f.Rule.ID, RuleName: f.Rule.Name, Severity: f.Rule.Severity, RiskScore: f.Rule.RiskScore,
+			Attack: f.Rule.TechniqueIDs(), Host: f.Host, Time: utc(f.Time), NextHops: f.NextHops(), Evidence: f.Evidence()}
+		for _, h := range f.Hits {
+			fj.Hits = append(fj.Hits, newHitJSON(h))
+		}
+		first := fj.Hits[0]
+		fj.Process, fj.Parent, fj.Chain = first.Process, first.Parent, first.Chain
+		if err := enc.Encode(fj); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// WriteSummary writes summary.json.
+func WriteSummary(w io.Writer, c *Case) error {
+	b, err := json.MarshalIndent(c.Summary(), "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// Files of a case folder.
+const (
+	SummaryFile    = "summary.json"
+	DetectionsFile = "detections.jsonl"
+	TimelineJSONL  = "timeline.jsonl"
+	TimelineCSV    = "timeline.csv"
+	EventsFile     = "events.jsonl" // every process event read: what merge rebuilds from
+)
+
+// Formats a case folder can hold, beside summary.json.
+var Formats = []string{"jsonl", "csv"}
+
+// WriteCase writes the case's files for the given formats into dir, which
+// must exist. summary.json is always written. events.jsonl is written by the
+// caller while it scans.
+func WriteCase(dir string, c *Case, formats []string) error {
+	files := map[string]func(io.Writer) error{
+		SummaryFile: func(w io.Writer) error { return WriteSummary(w, c) },
+	}
+	for _, f := range formats {
+		switch f {
+		case "jsonl":
+			procs := c.Processes()
+			files[DetectionsFile] = func(w io.Writer) error { return WriteDetectionsJSONL(w, c.Findings) }
+			files[TimelineJSONL] = func(w io.Writer) error { return WriteTimelineJSONL(w, procs, time.UTC) }
+		case "csv":
+			procs := c.Processes()
+			files[TimelineCSV] = func(w io.Writer) error { return WriteTimelineCSV(w, procs, c.Zone) }
+		default:
+			return fmt.Errorf("unknown format %q", f)
+		}
+	}
+	for name, write := range files {
+		if err := writeFile(filepath.Join(dir, name), write); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// ReadSummary reads a case folder's summary.json, for merge.
+func ReadSummary(dir string) (*Summary, error) {
+	b, err := os.ReadFile(filepath.Join(dir, SummaryFile))
+	if err != nil {
+		return nil, err
+	}
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, SummaryFile), err)
+	}
+	return &s, nil
+}
+
+// WriteTimelineFiles writes timeline.jsonl (UTC) and timeline.csv (times in
+// zone) into dir.
+func WriteTimelineFiles(dir string, procs []*timeline.Process, zone *time.Location) error {
+	if err := writeFile(filepath.Join(dir, TimelineJSONL), func(w io.Writer) error { return WriteTimelineJSONL(w, procs, time.UTC) }); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, TimelineCSV), func(w io.Writer) error { return WriteTimelineCSV(w, procs, zone) })
+}
