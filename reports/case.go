@@ -280,10 +280,12 @@ const (
 	TimelineJSONL  = "timeline.jsonl"
 	TimelineCSV    = "timeline.csv"
 	EventsFile     = "events.jsonl" // every process event read: what merge rebuilds from
+	HTMLFile       = "report.html"
+	XLSXFile       = "report.xlsx"
 )
 
 // Formats a case folder can hold, beside summary.json.
-var Formats = []string{"jsonl", "csv"}
+var Formats = []string{"html", "xlsx", "jsonl", "csv"}
 
 // WriteCase writes the case's files for the given formats into dir, which
 // must exist. summary.json is always written. events.jsonl is written by the
@@ -301,6 +303,10 @@ func WriteCase(dir string, c *Case, formats []string) error {
 		case "csv":
 			procs := c.Processes()
 			files[TimelineCSV] = func(w io.Writer) error { return WriteTimelineCSV(w, procs, c.Zone) }
+		case "html":
+			files[HTMLFile] = func(w io.Writer) error { return WriteHTML(w, c, HTMLOptions{}) }
+		case "xlsx":
+			files[XLSXFile] = func(w io.Writer) error { return WriteXLSX(w, c, XLSXOptions{}) }
 		default:
 			return fmt.Errorf("unknown format %q", f)
 		}

@@ -1,0 +1,257 @@
+package reports
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/evtxhunt/evtxhunt/detections"
+	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/timeline"
+)
+
+// incidentCase runs the whole pipeline on the generated incident.
+func incidentCase(t testing.TB) *Case {
+	t.Helper()
+	files, errs := parser.FindEvidence([]string{"../testdata/evidence"})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	b := timeline.NewBuilder(timeline.Options{})
+	stats, err := parser.NewScanner(parser.Options{}).Scan(context.Background(), files, func(ev *parser.ProcessEvent) error {
+		b.Add(ev)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := detections.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := b.Build()
+	return &Case{Version: "test", CommandLine: []string{"evtxhunt", "scan"}, Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		Finished: time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC), Zone: time.UTC, Files: stats, Timeline: tl, Rules: rules,
+		Findings: detections.NewEngine(rules).Run(tl)}
+}
+
+func openXLSX(t *testing.T, c *Case, o XLSXOptions) *excelize.File {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteXLSX(&buf, c, o); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func TestXLSXWorkbook(t *testing.T) {
+	c := incidentCase(t)
+	f := openXLSX(t, c, XLSXOptions{})
+	if got := strings.Join(f.GetSheetList(), ","); got != "Summary,Detections,Timeline,Process trees,Rules,Errors" {
+		t.Fatalf("sheets %s", got)
+	}
+	rows := func(sheet string) [][]string {
+		r, err := f.GetRows(sheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	det := rows(SheetDetections)
+	if strings.Join(det[0][:6], "|") != "Finding|Time|Host|Severity|Risk|Rule" || len(det) != 1+19 {
+		t.Fatalf("Detections: %d rows, header %v", len(det), det[0])
+	}
+	// Row of the WKS01 netscan finding: severity coloured, links to the rule and the timeline.
+	var row int
+	for i, r := range det {
+		if len(r) > 5 && r[2] == "WKS01" && strings.HasPrefix(r[5], "Correlate netscan.exe") {
+			row = i + 1
+			if r[7] != "mstsc.exe" || r[10] != `C:\Users\alice\Downloads\netscan.exe` || r[13] != "SRV01.corp.local" || r[3] != "high" {
+				t.Errorf("netscan row %v", r)
+			}
+		}
+	}
+	if row == 0 {
+		t.Fatal("no netscan finding for WKS01")
+	}
+	style, _ := f.GetCellStyle(SheetDetections, fmt.Sprintf("D%d", row))
+	if fill := styleFill(t, f, style); fill != severityColors[detections.High] {
+		t.Errorf("severity cell fill %q", fill)
+	}
+	link, _ := f.GetCellFormula(SheetDetections, fmt.Sprintf("Q%d", row))
+	ruleLink, _ := f.GetCellFormula(SheetDetections, fmt.Sprintf("R%d", row))
+	if !strings.HasPrefix(link, `HYPERLINK("#'Timeline'!A`) || !strings.HasPrefix(ruleLink, `HYPERLINK("#'Rules'!A`) {
+		t.Errorf("links %q %q", link, ruleLink)
+	}
+	target := strings.TrimSuffix(strings.TrimPrefix(link, `HYPERLINK("#'Timeline'!`), `","go to row")`)
+	if v, _ := f.GetCellValue(SheetTimeline, "D"+strings.TrimPrefix(target, "A")); !strings.HasSuffix(v, "mstsc.exe") {
+		t.Errorf("the timeline link points at %q", v)
+	}
+
+	tlRows := rows(SheetTimeline)
+	if len(tlRows) != 1+c.Timeline.Processes() || tlRows[0][3] != "Process" {
+		t.Errorf("Timeline: %d rows", len(tlRows))
+	}
+	highlighted := 0
+	for i, r := range tlRows[1:] {
+		style, _ := f.GetCellStyle(SheetTimeline, fmt.Sprintf("A%d", i+2))
+		isHit := styleFill(t, f, style) == "FFF2CC"
+		hasRules := len(r) > 11 && r[11] != ""
+		if isHit != hasRules {
+			t.Fatalf("timeline row %d: highlighted %v, rules %q", i+2, isHit, r)
+		}
+		if isHit {
+			highlighted++
+		}
+	}
+	if highlighted != 14 {
+		t.Errorf("%d timeline rows highlighted, want the 14 processes with findings", highlighted)
+	}
+	if r := rows(SheetRules); len(r) != 1+len(c.Rules) || r[1][0] == "" {
+		t.Errorf("Rules: %d rows", len(r))
+	}
+	if r := rows(SheetTrees); len(r) < 19*3 {
+		t.Errorf("Process trees: %d rows", len(r))
+	}
+	if r := rows(SheetErrors); len(r) != 1 || r[0][0] != "File" {
+		t.Errorf("Errors: %v", r)
+	}
+	sum := rows(SheetSummary)
+	joined := fmt.Sprint(sum)
+	for _, want := range []string{"Time zone of this report", "Evidence inventory", "LEGACY01", "4fe9d835-40e1-452d-8230-17c147cafad8"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("Summary lacks %q", want)
+		}
+	}
+	if panes, err := f.GetPanes(SheetTimeline); err != nil || !panes.Freeze || panes.YSplit != 1 {
+		t.Errorf("Timeline panes %+v %v", panes, err)
+	}
+	if tables, err := f.GetTables(SheetDetections); err != nil || len(tables) != 1 {
+		t.Errorf("Detections tables %v %v", tables, err)
+	}
+}
+
+func styleFill(t *testing.T, f *excelize.File, id int) string {
+	st, err := f.GetStyle(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Fill.Color) == 0 {
+		return ""
+	}
+	return strings.ToUpper(st.Fill.Color[0])
+}
+
+// hostileCase is a tiny case whose evidence tries formula injection, script
+// injection and an oversized command line.
+func hostileCase(t testing.TB) *Case {
+	t0 := time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC)
+	b := timeline.NewBuilder(timeline.Options{})
+	b.Add(&parser.ProcessEvent{Host: "WKS01", Time: t0, Source: parser.SourceSysmon1, RecordID: 1, PID: 100, PPID: 50, Image: `C:\Tools\netscan.exe`,
+		ProcessGUID: "A", ParentProcessGUID: "P", ParentImage: `C:\Windows\explorer.exe`, CommandLine: `=cmd|' /C calc'!A0`, File: "x.evtx"})
+	b.Add(&parser.ProcessEvent{Host: "WKS01", Time: t0.Add(time.Second), Source: parser.SourceSysmon1, RecordID: 2, PID: 200, PPID: 100,
+		Image: `C:\Windows\System32\mstsc.exe`, ProcessGUID: "B", ParentProcessGUID: "A", ParentImage: `C:\Tools\netscan.exe`,
+		CommandLine: `mstsc.exe /v:<script>alert(1)</script> ` + strings.Repeat("x", 40000), User: `@SUM(1+1)`, File: "x.evtx"})
+	tl := b.Build()
+	rules, _ := detections.Builtin()
+	return &Case{Version: "test", Zone: time.UTC, Timeline: tl, Rules: rules, Findings: detections.NewEngine(rules).Run(tl)}
+}
+
+func TestXLSXCellSafety(t *testing.T) {
+	c := hostileCase(t)
+	f := openXLSX(t, c, XLSXOptions{})
+	rows, _ := f.GetRows(SheetTimeline)
+	for i, r := range rows[1:] {
+		for j := range r {
+			cell, _ := excelize.CoordinatesToCellName(j+1, i+2)
+			if formula, _ := f.GetCellFormula(SheetTimeline, cell); formula != "" {
+				t.Errorf("%s is a formula: %q", cell, formula)
+			}
+		}
+	}
+	first, _ := f.GetCellValue(SheetTimeline, "K2")
+	if first != `=cmd|' /C calc'!A0` {
+		t.Errorf("K2 = %q", first)
+	}
+	long, _ := f.GetCellValue(SheetTimeline, "K3")
+	if len(long) > excelMaxCellChars || !strings.Contains(long, "[... cut: ") || !strings.HasPrefix(long, "mstsc.exe /v:<script>") {
+		t.Errorf("long cell: %d characters, ends %q", len(long), long[max(0, len(long)-80):])
+	}
+	user, _ := f.GetCellValue(SheetTimeline, "I3")
+	if user != "@SUM(1+1)" {
+		t.Errorf("I3 = %q", user)
+	}
+}
+
+func TestXLSXContinuesOnNumberedSheets(t *testing.T) {
+	c := incidentCase(t)
+	f := openXLSX(t, c, XLSXOptions{MaxRows: 500})
+	total := 0
+	for part := 1; ; part++ {
+		rows, err := f.GetRows(sheetName(SheetTimeline, part))
+		if err != nil {
+			break
+		}
+		if len(rows) > 500 || rows[0][0] != "Time" {
+			t.Errorf("part %d: %d rows, header %v", part, len(rows), rows[0])
+		}
+		total += len(rows) - 1
+	}
+	if total != c.Timeline.Processes() {
+		t.Errorf("%d timeline rows over the parts, %d processes", total, c.Timeline.Processes())
+	}
+	if _, err := f.GetRows("Timeline (4)"); err != nil {
+		t.Errorf("1945 processes at 499 rows a sheet need 4 parts: %v", err)
+	}
+}
+
+func TestHTMLReport(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, incidentCase(t), HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	for _, want := range []string{`id="findings-table"`, `class="finding" id="finding-19"`, `id="host-LEGACY01"`, `class="node hit onpath"`,
+		`id="rule-HuntQuery-CrowdStrike-NetscanMstscRDP"`, "Isolate the affected endpoint", "times shown in <b>UTC</b>", "@media print"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	for _, banned := range []string{"<script src", "<link", "@import", "http://", "url("} {
+		if strings.Contains(html, banned) {
+			t.Errorf("report loads something from outside: %q", banned)
+		}
+	}
+
+	buf.Reset()
+	if err := WriteHTML(&buf, hostileCase(t), HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "<script>alert(1)") || !strings.Contains(buf.String(), "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("a command line's <script> is not escaped")
+	}
+}
+
+func TestHTMLTreeBudget(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, incidentCase(t), HTMLOptions{TreeNodes: 600}); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	if n := strings.Count(html, `<li id="p`); n > 700 || n < 40 {
+		t.Errorf("%d tree nodes drawn with a budget of 600", n)
+	}
+	if !strings.Contains(html, "only the branches leading to findings are shown") || !strings.Contains(html, `class="node hit onpath"`) {
+		t.Error("a host over budget does not say so, or lost its findings")
+	}
+}

@@ -1,0 +1,563 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/evtxhunt/evtxhunt/detections"
+	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/timeline"
+)
+
+// Excel's limits.
+const (
+	excelMaxRows      = 1_048_576
+	excelMaxCellChars = 32_767
+)
+
+// Sheet names of the workbook, in order.
+const (
+	SheetSummary    = "Summary"
+	SheetDetections = "Detections"
+	SheetTimeline   = "Timeline"
+	SheetTrees      = "Process trees"
+	SheetRules      = "Rules"
+	SheetErrors     = "Errors"
+)
+
+// XLSXOptions tune the workbook.
+type XLSXOptions struct {
+	// MaxRows is the number of rows a sheet holds before it continues on a
+	// numbered next sheet ("Timeline (2)"); 0 means Excel's limit.
+	MaxRows int
+}
+
+// cellText makes a value safe for a cell: Excel holds at most 32,767
+// characters, so longer values are cut with a visible marker (the full value
+// stays in the JSON lines). Strings are always written as text, never as
+// formulas, whatever they start with.
+func cellText(s string) string {
+	if len(s) <= excelMaxCellChars {
+		return s
+	}
+	marker := fmt.Sprintf(" [... cut: %d characters; the full value is in the JSON lines]", len(s))
+	cut := excelMaxCellChars - len(marker)
+	for cut > 0 && !utf8Start(s[cut]) {
+		cut--
+	}
+	return s[:cut] + marker
+}
+
+func utf8Start(b byte) bool { return b&0xc0 != 0x80 }
+
+// xlsxStyles are the workbook's cell styles.
+type xlsxStyles struct {
+	header, title, section, wrap, hit, link int
+	severity                                map[detections.Severity]int
+}
+
+var severityColors = map[detections.Severity]string{
+	detections.Critical: "C00000", detections.High: "FF6B6B", detections.Medium: "FFC000", detections.Low: "9BC2E6", detections.Informational: "D9D9D9",
+}
+
+func newXLSXStyles(f *excelize.File) (*xlsxStyles, error) {
+	s := &xlsxStyles{severity: map[detections.Severity]int{}}
+	var err error
+	mk := func(st *excelize.Style) int {
+		if err != nil {
+			return 0
+		}
+		var id int
+		id, err = f.NewStyle(st)
+		return id
+	}
+	s.header = mk(&excelize.Style{Font: &excelize.Font{Bold: true, Color: "FFFFFF"}, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"1F3864"}},
+		Alignment: &excelize.Alignment{Vertical: "top", WrapText: true}})
+	s.title = mk(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 16}})
+	s.section = mk(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 12, Color: "1F3864"}})
+	s.wrap = mk(&excelize.Style{Alignment: &excelize.Alignment{Vertical: "top", WrapText: true}})
+	s.hit = mk(&excelize.Style{Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"FFF2CC"}}, Alignment: &excelize.Alignment{Vertical: "top", WrapText: true}})
+	s.link = mk(&excelize.Style{Font: &excelize.Font{Color: "0563C1", Underline: "single"}, Alignment: &excelize.Alignment{Vertical: "top"}})
+	for sev, color := range severityColors {
+		font := &excelize.Font{Bold: true}
+		if sev == detections.Critical {
+			font.Color = "FFFFFF"
+		}
+		s.severity[sev] = mk(&excelize.Style{Font: font, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{color}}, Alignment: &excelize.Alignment{Vertical: "top"}})
+	}
+	return s, err
+}
+
+// sheetStream writes rows into a sheet, continuing on a numbered next sheet
+// when a sheet is full; every sheet gets the header row, frozen, as a table
+// with filters.
+type sheetStream struct {
+	f       *excelize.File
+	base    string
+	header  []string
+	widths  []float64
+	styles  *xlsxStyles
+	maxRows int
+	part    int
+	sw      *excelize.StreamWriter
+	row     int
+	names   []string
+}
+
+func (x *xlsxWriter) newStream(base string, header []string, widths []float64) *sheetStream {
+	return &sheetStream{f: x.f, base: base, header: header, widths: widths, styles: x.styles, maxRows: x.maxRows}
+}
+
+// sheetName is the name of the n-th part of a sheet.
+func sheetName(base string, part int) string {
+	if part <= 1 {
+		return base
+	}
+	return fmt.Sprintf("%s (%d)", base, part)
+}
+
+// next says where the next row goes: its sheet and row number.
+func (s *sheetStream) next() (string, int, error) {
+	if s.sw == nil || s.row >= s.maxRows {
+		if err := s.close(); err != nil {
+			return "", 0, err
+		}
+		s.part++
+		name := sheetName(s.base, s.part)
+		if idx, err := s.f.GetSheetIndex(name); err != nil || idx < 0 {
+			if _, err := s.f.NewSheet(name); err != nil {
+				return "", 0, err
+			}
+		}
+		sw, err := s.f.NewStreamWriter(name)
+		if err != nil {
+			return "", 0, err
+		}
+		for i, w := range s.widths {
+			if err := sw.SetColWidth(i+1, i+1, w); err != nil {
+				return "", 0, err
+			}
+		}
+		if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+			return "", 0, err
+		}
+		cells := make([]any, len(s.header))
+		for i, h := range s.header {
+			cells[i] = excelize.Cell{Value: h, StyleID: s.styles.header}
+		}
+		if err := sw.SetRow("A1", cells); err != nil {
+			return "", 0, err
+		}
+		s.sw, s.row = sw, 1
+		s.names = append(s.names, name)
+	}
+	return sheetName(s.base, s.part), s.row + 1, nil
+}
+
+func (s *sheetStream) write(cells []any, opts ...excelize.RowOpts) error {
+	_, row, err := s.next()
+	if err != nil {
+		return err
+	}
+	s.row = row
+	return s.sw.SetRow("A"+strconv.Itoa(row), cells, opts...)
+}
+
+// finish ends the last sheet; a sheet without rows still shows its header.
+func (s *sheetStream) finish() error {
+	if s.sw == nil && s.part == 0 {
+		if _, _, err := s.next(); err != nil {
+			return err
+		}
+	}
+	return s.close()
+}
+
+func (s *sheetStream) close() error {
+	if s.sw == nil {
+		return nil
+	}
+	if s.row >= 2 {
+		last, _ := excelize.CoordinatesToCellName(len(s.header), s.row)
+		name := strings.NewReplacer(" ", "_", "(", "", ")", "").Replace(sheetName(s.base, s.part))
+		if err := s.sw.AddTable(&excelize.Table{Range: "A1:" + last, Name: "t_" + name, StyleName: "TableStyleLight1"}); err != nil {
+			return err
+		}
+	}
+	err := s.sw.Flush()
+	s.sw = nil
+	return err
+}
+
+// xlsxWriter holds the state shared by the sheets.
+type xlsxWriter struct {
+	c       *Case
+	f       *excelize.File
+	styles  *xlsxStyles
+	maxRows int
+	ruleRow map[*detections.Rule]int // row of each rule in the Rules sheet
+	hitRows map[*timeline.Process]string
+	hits    map[*timeline.Process][]*detections.Finding
+}
+
+// WriteXLSX writes the annotated workbook. Sheets are streamed, so memory
+// does not grow with the timeline's length.
+func WriteXLSX(w io.Writer, c *Case, o XLSXOptions) error {
+	x := &xlsxWriter{c: c, f: excelize.NewFile(), maxRows: o.MaxRows, ruleRow: map[*detections.Rule]int{},
+		hitRows: map[*timeline.Process]string{}, hits: map[*timeline.Process][]*detections.Finding{}}
+	defer x.f.Close()
+	if x.maxRows <= 0 || x.maxRows > excelMaxRows {
+		x.maxRows = excelMaxRows
+	}
+	var err error
+	if x.styles, err = newXLSXStyles(x.f); err != nil {
+		return err
+	}
+	for _, fd := range c.Findings {
+		for _, h := range fd.Hits {
+			x.hits[h.Process] = append(x.hits[h.Process], fd)
+		}
+	}
+	// Sheets are created in display order first, then streamed one by one:
+	// the timeline before the detections, which link to its rows.
+	if err := x.f.SetSheetName("Sheet1", SheetSummary); err != nil {
+		return err
+	}
+	for _, name := range []string{SheetDetections, SheetTimeline, SheetTrees, SheetRules, SheetErrors} {
+		if _, err := x.f.NewSheet(name); err != nil {
+			return err
+		}
+	}
+	for _, step := range []func() error{x.summary, x.rules, x.timeline, x.detections, x.trees, x.errors} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	x.f.SetActiveSheet(0)
+	return x.f.Write(w)
+}
+
+func (x *xlsxWriter) when(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(x.c.Zone).Format("2006-01-02 15:04:05.0000000")
+}
+
+func (x *xlsxWriter) summary() error {
+	sw, err := x.f.NewStreamWriter(SheetSummary)
+	if err != nil {
+		return err
+	}
+	for i, w := range []float64{34, 22, 18, 16, 16, 16, 66} {
+		sw.SetColWidth(i+1, i+1, w)
+	}
+	s := x.c.Summary()
+	row := 0
+	put := func(cells ...any) error {
+		row++
+		for i, v := range cells {
+			if str, ok := v.(string); ok {
+				cells[i] = cellText(str)
+			}
+		}
+		return sw.SetRow("A"+strconv.Itoa(row), cells)
+	}
+	section := func(title string, header ...string) error {
+		row++
+		if err := put(excelize.Cell{Value: title, StyleID: x.styles.section}); err != nil {
+			return err
+		}
+		if len(header) == 0 {
+			return nil
+		}
+		cells := make([]any, len(header))
+		for i, h := range header {
+			cells[i] = excelize.Cell{Value: h, StyleID: x.styles.header}
+		}
+		return put(cells...)
+	}
+	steps := []func() error{
+		func() error { return put(excelize.Cell{Value: "evtxhunt incident report", StyleID: x.styles.title}) },
+		func() error { return put("Tool version", s.Version) },
+		func() error { return put("Command line", strings.Join(s.CommandLine, " ")) },
+		func() error { return put("Started", x.when(x.c.Started)) },
+		func() error { return put("Finished", x.when(x.c.Finished)) },
+		func() error { return put("Time zone of this report", x.c.Zone.String()) },
+		func() error { return put("Merged from", strings.Join(s.MergedFrom, ", ")) },
+		func() error { return section("Findings by severity", "Severity", "Findings") },
+	}
+	for i := len(detections.Severities) - 1; i >= 0; i-- {
+		sev := detections.Severities[i]
+		steps = append(steps, func() error {
+			return put(excelize.Cell{Value: string(sev), StyleID: x.styles.severity[sev]}, s.Findings.BySeverity[sev])
+		})
+	}
+	steps = append(steps, func() error {
+		return section("Findings by rule", "Rule", "Severity", "Findings", "Hits", "", "", "Name")
+	})
+	for _, rc := range s.Findings.ByRule {
+		steps = append(steps, func() error {
+			return put(rc.RuleID, excelize.Cell{Value: string(rc.Severity), StyleID: x.styles.severity[rc.Severity]}, rc.Findings, rc.Hits, "", "", rc.RuleName)
+		})
+	}
+	steps = append(steps, func() error {
+		return section("Hosts", "Host", "Processes", "Findings", "First process", "Last process", "", "Spellings seen")
+	})
+	for _, h := range s.Hosts {
+		steps = append(steps, func() error {
+			return put(h.Name, h.Processes, h.Findings, h.First, h.Last, "", strings.Join(h.Spellings, ", "))
+		})
+	}
+	t := s.Parse.Totals
+	steps = append(steps,
+		func() error { return section("Parse health") },
+		func() error { return put("Files", t.Files, "with errors", t.FilesWithErrs, "skipped", t.FilesSkipped) },
+		func() error {
+			return put("Records", t.Records.Seen, "decoded", t.Records.Decoded, "failed", t.Records.Failed)
+		},
+		func() error {
+			return put("Chunks", t.Chunks.Slots, "decoded", t.Chunks.Decoded, "failed", t.Chunks.Failed)
+		},
+		func() error {
+			return put("Process creations", t.ProcessEvents[parser.SourceSecurity4688]+t.ProcessEvents[parser.SourceSysmon1], "errors", t.Errors)
+		},
+		func() error {
+			return section("Evidence inventory", "File", "Size (bytes)", "Records", "Process events", "Errors", "Skipped", "SHA-256")
+		},
+	)
+	for _, f := range x.c.Files {
+		steps = append(steps, func() error {
+			return put(f.Path, f.Size, f.Records.Seen, f.ProcessEvents[parser.SourceSecurity4688]+f.ProcessEvents[parser.SourceSysmon1], f.ErrorCount, f.Skipped, f.SHA256)
+		})
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return sw.Flush()
+}
+
+// ruleOrder lists rules that fired first (by severity), then the others.
+func (x *xlsxWriter) ruleOrder() []*detections.Rule {
+	fired := map[*detections.Rule]bool{}
+	for _, f := range x.c.Findings {
+		fired[f.Rule] = true
+	}
+	rules := slices.Clone(x.c.Rules)
+	slices.SortStableFunc(rules, func(a, b *detections.Rule) int {
+		if fired[a] != fired[b] {
+			if fired[a] {
+				return -1
+			}
+			return 1
+		}
+		return b.Severity.Rank() - a.Severity.Rank()
+	})
+	return rules
+}
+
+func (x *xlsxWriter) rules() error {
+	s := x.newStream(SheetRules, []string{"Rule ID", "Name", "Severity", "Risk", "Findings", "ATT&CK", "Description", "False positives",
+		"Response actions", "References", "Data sources", "Version", "Origin"}, []float64{30, 40, 11, 6, 9, 38, 60, 45, 60, 45, 30, 10, 40})
+	count := map[*detections.Rule]int{}
+	for _, f := range x.c.Findings {
+		count[f.Rule]++
+	}
+	for _, r := range x.ruleOrder() {
+		var attack []string
+		for _, a := range r.Attack {
+			attack = append(attack, fmt.Sprintf("%s %s / %s %s", a.Tactic, a.TacticName, a.Technique, a.TechniqueName))
+		}
+		_, row, err := s.next()
+		if err != nil {
+			return err
+		}
+		x.ruleRow[r] = row
+		if err := s.write([]any{r.ID, cellText(r.Name), excelize.Cell{Value: string(r.Severity), StyleID: x.styles.severity[r.Severity]}, r.RiskScore, count[r],
+			cellText(strings.Join(attack, "\n")), cellText(r.Description), cellText(bullets(r.FalsePositives)), cellText(numbered(r.Response)),
+			cellText(strings.Join(r.References, "\n")), cellText(strings.Join(r.DataSources, "\n")), r.Version, cellText(r.Origin)},
+			excelize.RowOpts{StyleID: x.styles.wrap}); err != nil {
+			return err
+		}
+	}
+	return s.finish()
+}
+
+func bullets(items []string) string {
+	var sb strings.Builder
+	for i, s := range items {
+		if i > 0 {
+			sb.WriteByte('\n')
+		}
+		sb.WriteString("• " + s)
+	}
+	return sb.String()
+}
+
+func numbered(items []string) string {
+	var sb strings.Builder
+	for i, s := range items {
+		if i > 0 {
+			sb.WriteByte('\n')
+		}
+		fmt.Fprintf(&sb, "%d. %s", i+1, s)
+	}
+	return sb.String()
+}
+
+func ruleNames(fs []*detections.Finding) string {
+	var names []string
+	for _, f := range fs {
+		if !slices.Contains(names, f.Rule.Name) {
+			names = append(names, f.Rule.Name)
+		}
+	}
+	return strings.Join(names, "; ")
+}
+
+func evidenceText(ev []timeline.Evidence) string {
+	parts := make([]string, len(ev))
+	for i, e := range ev {
+		parts[i] = fmt.Sprintf("%s#%d", e.File, e.RecordID)
+	}
+	return strings.Join(parts, "\n")
+}
+
+func (x *xlsxWriter) timeline() error {
+	s := x.newStream(SheetTimeline, []string{"Time", "Host", "Depth", "Process", "PID", "PPID", "Parent", "Parent link", "User",
+		"Integrity", "Command line", "Findings", "Sources", "Evidence"}, []float64{27, 12, 6, 40, 8, 8, 30, 11, 24, 10, 80, 40, 24, 50})
+	for _, p := range x.c.Processes() {
+		sheet, row, err := s.next()
+		if err != nil {
+			return err
+		}
+		var sources []string
+		for _, src := range p.Sources() {
+			sources = append(sources, string(src))
+		}
+		style := x.styles.wrap
+		found := x.hits[p]
+		if len(found) > 0 {
+			style = x.styles.hit
+			x.hitRows[p] = fmt.Sprintf("'%s'!A%d", sheet, row)
+		}
+		label := strings.Repeat("    ", min(p.Depth, 40)) + parser.BaseName(p.Image)
+		if err := s.write([]any{x.when(p.Time), p.Host.Name, p.Depth, cellText(label), p.PID, p.PPID, cellText(p.ResolvedParentImage()), string(p.Link),
+			p.User, p.IntegrityLevel, cellText(p.CommandLine), cellText(ruleNames(found)), strings.Join(sources, " "), cellText(evidenceText(p.Evidence))},
+			excelize.RowOpts{StyleID: style}); err != nil {
+			return err
+		}
+	}
+	return s.finish()
+}
+
+func (x *xlsxWriter) detections() error {
+	s := x.newStream(SheetDetections, []string{"Finding", "Time", "Host", "Severity", "Risk", "Rule", "ATT&CK", "Process", "PID",
+		"Command line", "Parent", "Parent command line", "User", "Next hop", "Chain", "Evidence", "Timeline row", "Rule ID"},
+		[]float64{8, 27, 12, 11, 6, 40, 22, 24, 8, 70, 24, 50, 22, 18, 50, 50, 14, 30})
+	for i, f := range x.c.Findings {
+		for _, h := range f.Hits {
+			p := h.Process
+			var parent, parentCmd string
+			if p.Parent != nil {
+				parent, parentCmd = p.Parent.Image, p.Parent.CommandLine
+				if parentCmd == "" {
+					parentCmd = p.ParentCommandLine
+				}
+			}
+			var chain []string
+			for _, st := range p.Chain() {
+				step := parser.BaseName(st.Image)
+				if st.SinceParent > 0 {
+					step += " (+" + st.SinceParent.String() + ")"
+				}
+				chain = append(chain, step)
+			}
+			timelineLink := any("")
+			if ref, ok := x.hitRows[p]; ok {
+				timelineLink = excelize.Cell{Value: "go to row", Formula: fmt.Sprintf(`HYPERLINK("#%s","go to row")`, ref), StyleID: x.styles.link}
+			}
+			ruleLink := excelize.Cell{Value: f.Rule.ID, Formula: fmt.Sprintf(`HYPERLINK("#'%s'!A%d","%s")`, SheetRules, x.ruleRow[f.Rule], formulaText(f.Rule.ID)), StyleID: x.styles.link}
+			if err := s.write([]any{i + 1, x.when(p.Time), f.Host, excelize.Cell{Value: string(f.Rule.Severity), StyleID: x.styles.severity[f.Rule.Severity]},
+				f.Rule.RiskScore, cellText(f.Rule.Name), strings.Join(f.Rule.TechniqueIDs(), ", "), parser.BaseName(p.Image), p.PID,
+				cellText(p.CommandLine), cellText(parent), cellText(parentCmd), p.User, h.NextHop, cellText(strings.Join(chain, " > ")),
+				cellText(evidenceText(p.Evidence)), timelineLink, ruleLink}, excelize.RowOpts{StyleID: x.styles.wrap}); err != nil {
+				return err
+			}
+		}
+	}
+	return s.finish()
+}
+
+// formulaText escapes a string for use inside a formula's string literal.
+func formulaText(s string) string { return strings.ReplaceAll(s, `"`, `""`) }
+
+func (x *xlsxWriter) trees() error {
+	s := x.newStream(SheetTrees, []string{"Finding", "Host", "Rule", "Time", "Process tree", "PID", "User", "Command line"},
+		[]float64{8, 12, 36, 27, 50, 8, 24, 90})
+	const maxDescendants = 200
+	for i, f := range x.c.Findings {
+		for _, h := range f.Hits {
+			steps := h.Process.Chain()
+			base := len(steps) - 1
+			desc := h.Process.Descendants()
+			if len(desc) > maxDescendants {
+				desc = desc[:maxDescendants]
+			}
+			for j, st := range append(steps, desc...) {
+				depth := j
+				if j > base {
+					depth = base + st.Depth - h.Process.Depth
+				}
+				label := strings.Repeat("    ", min(depth, 40)) + parser.BaseName(st.Image)
+				if st.Placeholder {
+					label += " (not logged)"
+				}
+				style := x.styles.wrap
+				if st.Process == h.Process {
+					style = x.styles.hit
+				}
+				if err := s.write([]any{i + 1, f.Host, cellText(f.Rule.Name), x.when(st.Time), cellText(label), st.PID, st.User, cellText(st.CommandLine)},
+					excelize.RowOpts{StyleID: style}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return s.finish()
+}
+
+func (x *xlsxWriter) errors() error {
+	s := x.newStream(SheetErrors, []string{"File", "Kind", "Offset", "Chunk", "Record ID", "Reason"}, []float64{60, 14, 14, 7, 12, 100})
+	for _, f := range x.c.Files {
+		for _, e := range f.Errors {
+			chunk := any(e.Chunk)
+			if e.Chunk < 0 {
+				chunk = ""
+			}
+			if err := s.write([]any{cellText(e.File), string(e.Kind), fmt.Sprintf("0x%x", e.Offset), chunk, e.RecordID, cellText(e.Reason)},
+				excelize.RowOpts{StyleID: x.styles.wrap}); err != nil {
+				return err
+			}
+		}
+		if f.ErrorsOmitted > 0 {
+			if err := s.write([]any{cellText(f.Path), "omitted", "", "", "", fmt.Sprintf("%d more errors in this file; counts are exact in summary.json", f.ErrorsOmitted)}); err != nil {
+				return err
+			}
+		}
+	}
+	for _, pe := range x.c.PathErrors {
+		if err := s.write([]any{cellText(pe), "path", "", "", "", "could not be read"}); err != nil {
+			return err
+		}
+	}
+	return s.finish()
+}
