@@ -26,6 +26,9 @@ type Options struct {
 	// FileDone, when set, is called with each file's stats as it is
 	// finished, on the goroutine that called Scan.
 	FileDone func(*FileStats)
+	// Decoder names the chunk decoder: DecoderNative (the default), which
+	// hands a chunk it cannot read to golang-evtx, or DecoderGolangEvtx.
+	Decoder string
 	// SkipOtherLogs stops decoding a file once its first chunk shows that
 	// it is not a log that holds process creations (no record from the
 	// Security auditing or Sysmon providers): the rest is hashed, counted as
@@ -37,6 +40,7 @@ type Options struct {
 // bounded pool of goroutines it owns, and hands out process events in file,
 // chunk and record order.
 type Scanner struct {
+	decoder   string
 	workers   int
 	progress  func(int64)
 	fileDone  func(*FileStats)
@@ -45,7 +49,7 @@ type Scanner struct {
 
 // NewScanner returns a Scanner with the given options.
 func NewScanner(o Options) *Scanner {
-	s := &Scanner{workers: o.Workers, progress: o.Progress, fileDone: o.FileDone, skipOther: o.SkipOtherLogs}
+	s := &Scanner{decoder: o.Decoder, workers: o.Workers, progress: o.Progress, fileDone: o.FileDone, skipOther: o.SkipOtherLogs}
 	if s.workers <= 0 {
 		s.workers = runtime.GOMAXPROCS(0)
 	}
@@ -97,7 +101,7 @@ func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*ProcessEv
 
 	wg.Go(func() { s.read(ctx, files, ordered, work, bufs) })
 	for range s.workers {
-		wg.Go(func() { decodeChunks(work, bufs) })
+		wg.Go(func() { decodeChunks(s.decoder, work, bufs) })
 	}
 
 	var all []*FileStats
@@ -218,7 +222,7 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 		if !dispatch(j) {
 			return false
 		}
-		if i == 0 && s.skipOther {
+		if i == 0 && s.skipOther && fr.size > FileHeaderSize+4*ChunkSize { // small files: nothing to save
 			select {
 			case <-j.done:
 			case <-ctx.Done():
@@ -272,10 +276,25 @@ func (s *Scanner) reportProgress(n int64) {
 	}
 }
 
+// Decoders a Scanner can use.
+const (
+	DecoderNative     = "native"
+	DecoderGolangEvtx = "golang-evtx"
+)
+
+// ValidDecoder reports whether name is a decoder Options.Decoder accepts.
+func ValidDecoder(name string) bool {
+	return name == "" || name == DecoderNative || name == DecoderGolangEvtx
+}
+
 // decodeChunks is one worker of the pool.
-func decodeChunks(work <-chan *job, bufs chan<- []byte) {
-	dec := newGolangEvtxDecoder()
-	defer dec.close()
+func decodeChunks(name string, work <-chan *job, bufs chan<- []byte) {
+	golang := newGolangEvtxDecoder()
+	defer golang.close()
+	var dec ChunkDecoder = golang
+	if name != DecoderGolangEvtx {
+		dec = newNativeDecoder(golang)
+	}
 	for j := range work {
 		decodeChunk(dec, j)
 		j.chunk.Data = nil
@@ -314,6 +333,7 @@ func mergeChunk(fs *FileStats, j *job) {
 	c.DataCRCFailures += r.Chunks.DataCRCFailures
 	c.Truncated += r.Chunks.Truncated
 	c.Failed += r.Chunks.Failed
+	c.Fallback += r.Chunks.Fallback
 	if h := j.file.header; h != nil && j.chunk.Index >= int(h.ChunkCount) && r.Records.Seen > 0 {
 		c.PastHeaderCount++
 	}

@@ -108,6 +108,7 @@ type ChunkCounts struct {
 	Failed            int `json:"failed"`
 	PastHeaderCount   int `json:"past_header_count"` // chunks beyond the header's chunk count that held records
 	Skipped           int `json:"skipped"`           // not decoded: the file is not a process-creation log
+	Fallback          int `json:"fallback"`          // read by golang-evtx after the native decoder could not
 }
 
 // RecordCounts describes the records of a file.
@@ -189,6 +190,7 @@ func Sum(files []*FileStats) Totals {
 		c.Failed += f.Chunks.Failed
 		c.PastHeaderCount += f.Chunks.PastHeaderCount
 		c.Skipped += f.Chunks.Skipped
+		c.Fallback += f.Chunks.Fallback
 		if f.Skipped != "" {
 			t.FilesSkipped++
 		}

@@ -16,6 +16,7 @@ import (
 func runEvents(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("events", "[--workers N] [--stats FILE] [--exits] PATH...", stderr)
 	workers := fs.Int("workers", 0, "chunks decoded in parallel (default: number of CPUs)")
+	decoder := fs.String("decoder", parser.DecoderNative, "chunk `decoder`: native (hands what it cannot read to golang-evtx) or golang-evtx")
 	statsPath := fs.String("stats", "", "write per-file parse statistics as JSON to `FILE`")
 	exits := fs.Bool("exits", false, "also print process exits (Security 4689, Sysmon 5)")
 	paths, err := parseFlags(fs, args)
@@ -24,6 +25,9 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(paths) == 0 {
 		return usageError(stderr, fs, errors.New("no evidence path given"))
+	}
+	if !parser.ValidDecoder(*decoder) {
+		return usageError(stderr, fs, fmt.Errorf("--decoder %q: want native or golang-evtx", *decoder))
 	}
 	if *workers < 0 {
 		return usageError(stderr, fs, fmt.Errorf("--workers must be positive, got %d", *workers))
@@ -34,7 +38,7 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 	out := bufio.NewWriterSize(stdout, 1<<16)
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	res, err := scanEvidence(ctx, paths, parser.Options{Workers: *workers}, nil, stderr, func(ev *parser.ProcessEvent) error {
+	res, err := scanEvidence(ctx, paths, parser.Options{Workers: *workers, Decoder: *decoder}, nil, stderr, func(ev *parser.ProcessEvent) error {
 		if ev.Source.IsExit() && !*exits {
 			return nil
 		}

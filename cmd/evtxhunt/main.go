@@ -32,6 +32,7 @@ func commands() []command {
 		{"scan", "analyse evidence: timeline, detections and the case folder with reports", runScan},
 		{"merge", "combine case folders (scanned with --format jsonl) into one", runMerge},
 		{"events", "print every process creation in the evidence as JSON lines", runEvents},
+		{"bench", "measure the decoders on evidence files, beside golang-evtx alone", runBench},
 		{"timeline", "rebuild per-host process timelines and trees", runTimeline},
 		{"rules", "list the detection rules, or check a rule folder", runRules},
 		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {

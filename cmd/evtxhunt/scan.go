@@ -117,12 +117,16 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	var a analysis
 	a.register(fs)
 	workers := fs.Int("workers", 0, "chunks decoded in parallel (default: number of CPUs)")
+	decoder := fs.String("decoder", parser.DecoderNative, "chunk `decoder`: native (hands what it cannot read to golang-evtx) or golang-evtx")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return usageError(stderr, fs, err)
 	}
 	if len(paths) == 0 {
 		return usageError(stderr, fs, errors.New("no evidence path given"))
+	}
+	if !parser.ValidDecoder(*decoder) {
+		return usageError(stderr, fs, fmt.Errorf("--decoder %q: want native or golang-evtx", *decoder))
 	}
 	if *workers < 0 {
 		return usageError(stderr, fs, fmt.Errorf("--workers must be positive, got %d", *workers))
@@ -140,7 +144,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return exitEvidence
 	}
 	b := timeline.NewBuilder(timeline.Options{})
-	res, err := scanEvidence(ctx, paths, parser.Options{Workers: *workers, SkipOtherLogs: true},
+	res, err := scanEvidence(ctx, paths, parser.Options{Workers: *workers, Decoder: *decoder, SkipOtherLogs: true},
 		func(files []string) *progress { return newProgress(stderr, a.quiet, files) }, stderr,
 		func(ev *parser.ProcessEvent) error {
 			b.Add(ev)

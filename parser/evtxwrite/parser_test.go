@@ -181,7 +181,8 @@ func TestParserOnDamagedFiles(t *testing.T) {
 	if s.Header == nil || !s.Header.Dirty || s.Header.ChunkCount != 1 || !s.Header.ChecksumOK {
 		t.Errorf("header = %+v", s.Header)
 	}
-	wantChunks := parser.ChunkCounts{Slots: chunks, Decoded: chunks - 1, Empty: 1, DataCRCFailures: 1, Truncated: 1, PastHeaderCount: chunks - 2}
+	// The garbled record's chunk goes from the native decoder to golang-evtx.
+	wantChunks := parser.ChunkCounts{Slots: chunks, Decoded: chunks - 1, Empty: 1, DataCRCFailures: 1, Truncated: 1, PastHeaderCount: chunks - 2, Fallback: 1}
 	if s.Chunks != wantChunks {
 		t.Errorf("chunks = %+v\nwant     %+v", s.Chunks, wantChunks)
 	}
@@ -290,5 +291,42 @@ func TestScannerSkipsOtherLogs(t *testing.T) {
 	}
 	if s := stats[1]; s.Skipped != "" || s.Chunks.Skipped != 0 || s.Records.Decoded != uint64(len(sampleEvents())) {
 		t.Errorf("Security log: %+v %q", s.Chunks, s.Skipped)
+	}
+}
+
+// TestDecodersAgreeOnDamage: the native decoder and golang-evtx give the
+// same process events on a damaged file (the chunks the native decoder
+// refuses go to golang-evtx).
+func TestDecodersAgreeOnDamage(t *testing.T) {
+	_, b := writeFile(t, sampleEvents())
+	MarkDirty(b, 2)
+	if err := BreakChunkCRC(b, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := GarbleRecord(b, 2, 5); err != nil {
+		t.Fatal(err)
+	}
+	b = TruncateInChunk(b, 6, 20000)
+	path := filepath.Join(t.TempDir(), "damaged.evtx")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	events := map[string][]parser.ProcessEvent{}
+	for _, decoder := range []string{parser.DecoderNative, parser.DecoderGolangEvtx} {
+		if _, err := parser.NewScanner(parser.Options{Decoder: decoder}).Scan(context.Background(), []string{path}, func(ev *parser.ProcessEvent) error {
+			events[decoder] = append(events[decoder], *ev)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, g := events[parser.DecoderNative], events[parser.DecoderGolangEvtx]
+	if len(a) < 100 || len(a) != len(g) {
+		t.Fatalf("native %d events, golang-evtx %d", len(a), len(g))
+	}
+	for i := range a {
+		if a[i] != g[i] {
+			t.Fatalf("event %d:\nnative      %+v\ngolang-evtx %+v", i, a[i], g[i])
+		}
 	}
 }

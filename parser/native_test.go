@@ -1,0 +1,79 @@
+package parser
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// firstChunks reads the first chunk slot of each generated evidence file.
+func firstChunks(t testing.TB) [][]byte {
+	files, _ := FindEvidence([]string{"../testdata/evidence"})
+	var out [][]byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := FileHeaderSize; off+ChunkSize <= len(b) && off < FileHeaderSize+3*ChunkSize; off += ChunkSize {
+			out = append(out, b[off:off+ChunkSize])
+		}
+	}
+	return out
+}
+
+// TestNativeSkipsWithoutAllocating: once a chunk's templates are compiled,
+// a record that is not a process event costs no allocation.
+func TestNativeSkipsWithoutAllocating(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("../testdata/evidence/SRV01/C/Windows/System32/winevt/Logs/Security.evtx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Chunk{Data: b[FileHeaderSize : FileHeaderSize+ChunkSize]}
+	var r ChunkResult
+	r.reset()
+	if !inspectChunk(c, &r) {
+		t.Fatal("no records")
+	}
+	d := newNativeDecoder(nil)
+	for _, ref := range c.Records { // compile templates, fill caches
+		if err := d.record(c, ref, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(r.Events) != 0 {
+		t.Fatalf("SRV01's Security log holds no process events, got %d", len(r.Events))
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		for _, ref := range c.Records {
+			d.record(c, ref, &r)
+		}
+	})
+	if perRecord := allocs / float64(len(c.Records)); perRecord != 0 {
+		t.Errorf("%.3f allocations per skipped record", perRecord)
+	}
+}
+
+// FuzzNativeDecoder feeds chunks, real and mutated, to the native decoder
+// alone: it must never panic, only refuse.
+func FuzzNativeDecoder(f *testing.F) {
+	// Seeds are cut to their first records: the fuzzer mutates small
+	// inputs far faster, and a short chunk reads as a truncated one.
+	for _, c := range firstChunks(f) {
+		f.Add(c[:6144])
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > ChunkSize {
+			data = data[:ChunkSize]
+		}
+		c := &Chunk{File: "fuzz", Data: data}
+		var r ChunkResult
+		r.reset()
+		if inspectChunk(c, &r) {
+			newNativeDecoder(nil).Decode(c, &r)
+		}
+		if r.Records.Decoded+r.Records.Failed > r.Records.Seen {
+			t.Errorf("decoded %d + failed %d > seen %d", r.Records.Decoded, r.Records.Failed, r.Records.Seen)
+		}
+	})
+}
