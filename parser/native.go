@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // nativeDecoder is evtxhunt's own chunk decoder. It is filter-first: a
@@ -38,6 +39,7 @@ type nativeDecoder struct {
 	values     []valueRef // substitution array of the current record
 	inner      []valueRef // of a nested template instance
 	nestedLeft int        // nested instances this record may still read
+	utf8       []byte     // for utf16String
 	builder    eventBuilder
 	u16        []uint16
 }
@@ -491,12 +493,32 @@ func (d *nativeDecoder) valueString(v valueRef) string {
 	return ""
 }
 
+// utf16String decodes UTF-16LE text straight into UTF-8, as
+// string(utf16.Decode(...)) would (lone surrogates become U+FFFD), without
+// trailing NULs, through a reused buffer: one allocation, the string.
 func (d *nativeDecoder) utf16String(data []byte) string {
-	d.u16 = d.u16[:0]
-	for i := 0; i+1 < len(data); i += 2 {
-		d.u16 = append(d.u16, binary.LittleEndian.Uint16(data[i:]))
+	n := len(data) / 2
+	for n > 0 && data[2*n-2] == 0 && data[2*n-1] == 0 {
+		n--
 	}
-	return strings.TrimRight(string(utf16.Decode(d.u16)), "\x00")
+	buf := d.utf8[:0]
+	for i := 0; i < n; i++ {
+		u := rune(binary.LittleEndian.Uint16(data[2*i:]))
+		switch {
+		case u < utf8.RuneSelf:
+			buf = append(buf, byte(u))
+			continue
+		case utf16.IsSurrogate(u) && i+1 < n:
+			if r := utf16.DecodeRune(u, rune(binary.LittleEndian.Uint16(data[2*i+2:]))); r != utf8.RuneError {
+				buf = utf8.AppendRune(buf, r)
+				i++
+				continue
+			}
+		}
+		buf = utf8.AppendRune(buf, u) // a lone surrogate is written as U+FFFD
+	}
+	d.utf8 = buf
+	return string(buf)
 }
 
 func sidString(b []byte) string {

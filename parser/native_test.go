@@ -1,9 +1,11 @@
 package parser
 
 import (
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf16"
 )
 
 // firstChunks reads the first chunk slot of each generated evidence file.
@@ -76,4 +78,22 @@ func FuzzNativeDecoder(f *testing.F) {
 			t.Errorf("decoded %d + failed %d > seen %d", r.Records.Decoded, r.Records.Failed, r.Records.Seen)
 		}
 	})
+}
+
+func TestUTF16String(t *testing.T) {
+	var d nativeDecoder
+	for _, s := range []string{"", "plain ascii", "résumé ü 日本", "emoji 😀 pair", "nul\x00inside"} {
+		u := utf16.Encode([]rune(s))
+		b := make([]byte, 2*len(u)+4) // with two trailing NULs
+		for i, c := range u {
+			binary.LittleEndian.PutUint16(b[2*i:], c)
+		}
+		if got := d.utf16String(b); got != s {
+			t.Errorf("utf16String(%q) = %q", s, got)
+		}
+	}
+	lone := []byte{0x00, 0xd8, 'a', 0} // a high surrogate alone, then 'a'
+	if got, want := d.utf16String(lone), string(utf16.Decode([]uint16{0xd800, 'a'})); got != want {
+		t.Errorf("lone surrogate: %q, want %q", got, want)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Options configure a Scanner.
@@ -21,7 +22,8 @@ type Options struct {
 	// Workers is the number of chunks decoded at once; 0 means GOMAXPROCS.
 	Workers int
 	// Progress, when set, is called with the number of evidence bytes read
-	// each time more are read. It runs on the reading goroutine.
+	// each time more are read, from the scanner's reading or hashing
+	// goroutine: it must be safe for concurrent use.
 	Progress func(bytes int64)
 	// FileDone, when set, is called with each file's stats as it is
 	// finished, on the goroutine that called Scan.
@@ -64,6 +66,16 @@ type job struct {
 	result ChunkResult
 	done   chan struct{}
 	end    bool // no chunk: the file's last job, carrying what the reader learnt
+	refs   atomic.Int32
+}
+
+// release gives the job's buffer back once both its decoder and the hasher
+// are done with it.
+func (j *job) release(bufs chan<- []byte) {
+	if j.refs.Add(-1) == 0 {
+		bufs <- j.buf
+		j.buf = nil
+	}
 }
 
 // fileRead is what the reading goroutine learns about a file. header is set
@@ -72,8 +84,11 @@ type fileRead struct {
 	path   string
 	header *FileHeader
 	size   int64
-	sha256 string
 	errors []DecodeError
+	// Set by the hashing goroutine, which closes hashed when it is done.
+	sha256  string
+	hashErr *DecodeError
+	hashed  chan struct{}
 	// skipped says why the rest of the file was not decoded, and how many
 	// slots that was.
 	skipped      string
@@ -99,7 +114,9 @@ func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*ProcessEv
 		bufs <- make([]byte, ChunkSize)
 	}
 
-	wg.Go(func() { s.read(ctx, files, ordered, work, bufs) })
+	hashes := make(chan hashItem, window)
+	wg.Go(func() { s.read(ctx, files, ordered, work, hashes, bufs) })
+	wg.Go(func() { s.hash(hashes, bufs) })
 	for range s.workers {
 		wg.Go(func() { decodeChunks(s.decoder, work, bufs) })
 	}
@@ -111,6 +128,11 @@ func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*ProcessEv
 			cur = newFileStats(j.file.path)
 		}
 		if j.end {
+			select {
+			case <-j.file.hashed:
+			case <-ctx.Done():
+				return all, ctx.Err()
+			}
 			finishFile(cur, j.file)
 			all = append(all, cur)
 			if s.fileDone != nil {
@@ -134,11 +156,12 @@ func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*ProcessEv
 	return all, ctx.Err()
 }
 
-// read is the only goroutine that touches the files: it reads every chunk
-// slot in order, hashes the bytes on the way, and dispatches the slots.
-func (s *Scanner) read(ctx context.Context, files []string, ordered, work chan<- *job, bufs chan []byte) {
+// read is the goroutine that reads the files: every chunk slot in order,
+// handed both to the hashing goroutine and to the decoders.
+func (s *Scanner) read(ctx context.Context, files []string, ordered, work chan<- *job, hashes chan<- hashItem, bufs chan []byte) {
 	defer close(ordered)
 	defer close(work)
+	defer close(hashes)
 	send := func(j *job, to chan<- *job) bool {
 		select {
 		case to <- j:
@@ -148,8 +171,8 @@ func (s *Scanner) read(ctx context.Context, files []string, ordered, work chan<-
 		}
 	}
 	for _, path := range files {
-		fr := &fileRead{path: path}
-		ok := s.readFile(ctx, fr, func(j *job) bool { return send(j, ordered) && send(j, work) }, bufs)
+		fr := &fileRead{path: path, hashed: make(chan struct{})}
+		ok := s.readFile(ctx, fr, func(j *job) bool { return send(j, ordered) && send(j, work) }, hashes, bufs)
 		if !ok || !send(&job{file: fr, end: true}, ordered) {
 			return
 		}
@@ -157,41 +180,55 @@ func (s *Scanner) read(ctx context.Context, files []string, ordered, work chan<-
 }
 
 // readFile reads one file's slots, calling dispatch for each; it returns false
-// when the scan was cancelled.
-func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job) bool, bufs chan []byte) bool {
+// when the scan was cancelled. The hashing goroutine gets every byte, in
+// order, and the file to close at the end.
+func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job) bool, hashes chan<- hashItem, bufs chan []byte) bool {
 	fail := func(kind ErrorKind, off int64, err error) {
 		fr.errors = append(fr.errors, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: err.Error()})
 	}
 	f, err := os.Open(fr.path) // read-only: evidence is never written
 	if err != nil {
 		fail(ErrFile, 0, err)
+		close(fr.hashed)
 		return true
 	}
-	defer f.Close()
 	info, err := f.Stat()
+	if err == nil && info.IsDir() {
+		err = errors.New("is a directory")
+	}
 	if err != nil {
 		fail(ErrFile, 0, err)
-		return true
-	}
-	if info.IsDir() {
-		fail(ErrFile, 0, errors.New("is a directory"))
+		f.Close()
+		close(fr.hashed)
 		return true
 	}
 	fr.size = info.Size()
 	sum := sha256.New()
-	defer func() { fr.sha256 = hex.EncodeToString(sum.Sum(nil)) }()
+	hash := func(it hashItem) bool {
+		it.sum, it.fr = sum, fr
+		select {
+		case hashes <- it:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	last := hashItem{done: true, file: f}
+	defer func() { hash(last) }()
 
 	head := make([]byte, min(FileHeaderSize, fr.size))
 	if _, err := f.ReadAt(head, 0); err != nil && err != io.EOF {
 		fail(ErrFile, 0, err)
 		return true
 	}
-	sum.Write(head)
 	s.reportProgress(int64(len(head)))
+	if !hash(hashItem{data: head}) {
+		return false
+	}
 	h, err := parseFileHeader(head)
 	if err != nil {
 		fail(ErrFile, 0, err)
-		hashRest(f, int64(len(head)), fr, sum, s)
+		last.rest = io.NewSectionReader(f, int64(len(head)), fr.size-int64(len(head)))
 		return true
 	}
 	fr.header = &h
@@ -210,16 +247,19 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 			return false
 		}
 		n, err := f.ReadAt(buf[:min(ChunkSize, fr.size-off)], off)
-		sum.Write(buf[:n])
+		j := &job{file: fr, buf: buf, done: make(chan struct{}),
+			chunk: Chunk{File: fr.path, Index: i, Offset: off, Data: buf[:n]}}
+		j.refs.Store(2) // the hasher and a decoder
 		if err != nil && err != io.EOF {
 			fail(ErrFile, off, fmt.Errorf("reading chunk %d: %w", i, err))
-			bufs <- buf
+			j.refs.Store(1)
+			if !hash(hashItem{data: buf[:n], job: j}) {
+				return false
+			}
 			continue
 		}
 		s.reportProgress(int64(n))
-		j := &job{file: fr, buf: buf, done: make(chan struct{}),
-			chunk: Chunk{File: fr.path, Index: i, Offset: off, Data: buf[:n]}}
-		if !dispatch(j) {
+		if !hash(hashItem{data: buf[:n], job: j}) || !dispatch(j) {
 			return false
 		}
 		if i == 0 && s.skipOther && fr.size > FileHeaderSize+4*ChunkSize { // small files: nothing to save
@@ -232,7 +272,7 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 				fr.skipped = reason
 				rest := fr.size - off - int64(n)
 				fr.skippedSlots = int((rest + ChunkSize - 1) / ChunkSize)
-				hashRest(f, off+int64(n), fr, sum, s)
+				last.rest = io.NewSectionReader(f, off+int64(n), rest)
 				return true
 			}
 		}
@@ -240,33 +280,42 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 	return true
 }
 
-// notProcessLog says why a file whose first chunk gave r holds no process
-// creations, or "" when it may hold some. Logs keep one channel, so the first
-// chunk tells; forwarded-event logs mix channels and are always read.
-func notProcessLog(r *ChunkResult) string {
-	if r.Records.Decoded == 0 {
-		return ""
-	}
-	var channels []string
-	for k := range r.Census {
-		if _, ok := processSource(k.Provider, 1); ok || k.Channel == "ForwardedEvents" || strings.EqualFold(k.Provider, ProviderSecurityAuditing) {
-			return ""
-		}
-		if !slices.Contains(channels, k.Channel) {
-			channels = append(channels, k.Channel)
-		}
-	}
-	slices.Sort(channels)
-	return "not a process-creation log: its first chunk holds only " + strings.Join(channels, ", ") + " records"
+// hashItem is work for the hashing goroutine, in file order: bytes already
+// read (data, whose job's buffer it then releases), or the rest of a file
+// that is not decoded, and at the end the file to close.
+type hashItem struct {
+	sum  hash.Hash
+	fr   *fileRead
+	data []byte
+	job  *job
+	rest *io.SectionReader
+	done bool
+	file *os.File
 }
 
-// hashRest hashes a file that is not decoded, so the inventory still names it
-// by content.
-func hashRest(f *os.File, from int64, fr *fileRead, sum hash.Hash, s *Scanner) {
-	n, err := io.Copy(sum, io.NewSectionReader(f, from, fr.size-from))
-	s.reportProgress(n)
-	if err != nil {
-		fr.errors = append(fr.errors, DecodeError{File: fr.path, Kind: ErrFile, Offset: from + n, Chunk: -1, Reason: err.Error()})
+// hash is the goroutine that computes every file's SHA-256, beside the
+// decoders, so that hashing does not hold up reading.
+func (s *Scanner) hash(items <-chan hashItem, bufs chan<- []byte) {
+	for it := range items {
+		if it.data != nil {
+			it.sum.Write(it.data)
+		}
+		if it.job != nil {
+			it.job.release(bufs)
+		}
+		if !it.done {
+			continue
+		}
+		if it.rest != nil {
+			n, err := io.Copy(it.sum, it.rest)
+			s.reportProgress(n)
+			if err != nil {
+				it.fr.hashErr = &DecodeError{File: it.fr.path, Kind: ErrFile, Offset: it.rest.Size() + n, Chunk: -1, Reason: err.Error()}
+			}
+		}
+		it.fr.sha256 = hex.EncodeToString(it.sum.Sum(nil))
+		it.file.Close()
+		close(it.fr.hashed)
 	}
 }
 
@@ -298,8 +347,7 @@ func decodeChunks(name string, work <-chan *job, bufs chan<- []byte) {
 	for j := range work {
 		decodeChunk(dec, j)
 		j.chunk.Data = nil
-		bufs <- j.buf
-		j.buf = nil
+		j.release(bufs)
 		close(j.done)
 	}
 }
@@ -353,6 +401,9 @@ func finishFile(fs *FileStats, fr *fileRead) {
 	fs.Size = fr.size
 	fs.SHA256 = fr.sha256
 	fs.Header = fr.header
+	if fr.hashErr != nil {
+		fr.errors = append(fr.errors, *fr.hashErr)
+	}
 	fs.Skipped = fr.skipped
 	fs.Chunks.Slots += fr.skippedSlots
 	fs.Chunks.Skipped = fr.skippedSlots
@@ -360,4 +411,24 @@ func finishFile(fs *FileStats, fr *fileRead) {
 		fs.addError(e)
 	}
 	slices.SortStableFunc(fs.Errors, func(a, b DecodeError) int { return cmp.Compare(a.Offset, b.Offset) })
+}
+
+// notProcessLog says why a file whose first chunk gave r holds no process
+// creations, or "" when it may hold some. Logs keep one channel, so the first
+// chunk tells; forwarded-event logs mix channels and are always read.
+func notProcessLog(r *ChunkResult) string {
+	if r.Records.Decoded == 0 {
+		return ""
+	}
+	var channels []string
+	for k := range r.Census {
+		if _, ok := processSource(k.Provider, 1); ok || k.Channel == "ForwardedEvents" || strings.EqualFold(k.Provider, ProviderSecurityAuditing) {
+			return ""
+		}
+		if !slices.Contains(channels, k.Channel) {
+			channels = append(channels, k.Channel)
+		}
+	}
+	slices.Sort(channels)
+	return "not a process-creation log: its first chunk holds only " + strings.Join(channels, ", ") + " records"
 }
