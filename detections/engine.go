@@ -61,10 +61,89 @@ func (f *Finding) NextHops() []string {
 // Engine runs rules over timelines.
 type Engine struct {
 	rules []*Rule
+	// Rules that can match only some image names are indexed by those
+	// names (lower case); the others are tried on every process.
+	byImage map[string][]int
+	always  []int
+	// Rules whose result depends only on fields that repeat across
+	// processes (image, command line, parent...) are memoized: processes
+	// that run exactly the same thing share one evaluation.
+	memo       []bool
+	memoFields []int
+}
+
+// memoMatcher is a matcher whose result depends only on some fields.
+type memoMatcher interface {
+	memoFields() ([]int, bool)
+}
+
+// keyedMatcher is a matcher that knows the image names it can match.
+type keyedMatcher interface {
+	imageKeys() ([]string, bool)
 }
 
 // NewEngine returns an engine for the given rules.
-func NewEngine(rules []*Rule) *Engine { return &Engine{rules: rules} }
+func NewEngine(rules []*Rule) *Engine {
+	e := &Engine{rules: rules, byImage: map[string][]int{}, memo: make([]bool, len(rules))}
+	for i, r := range rules {
+		if mm, ok := r.matcher.(memoMatcher); ok {
+			if fields, ok := mm.memoFields(); ok {
+				e.memo[i] = true
+				for _, f := range fields {
+					if !slices.Contains(e.memoFields, f) {
+						e.memoFields = append(e.memoFields, f)
+					}
+				}
+			}
+		}
+		if km, ok := r.matcher.(keyedMatcher); ok {
+			if keys, ok := km.imageKeys(); ok {
+				for _, k := range keys {
+					if !slices.Contains(e.byImage[k], i) {
+						e.byImage[k] = append(e.byImage[k], i)
+					}
+				}
+				continue
+			}
+		}
+		e.always = append(e.always, i)
+	}
+	return e
+}
+
+// maxMemo bounds the memo of rule results.
+const maxMemo = 200_000
+
+// memoKey is the values of every memoized field of p, NUL-separated.
+func (e *Engine) memoKey(c *fieldCache, p *timeline.Process, key []byte) []byte {
+	for _, f := range e.memoFields {
+		raw, _, ok := c.get(p, f)
+		if ok {
+			key = append(key, 1)
+		} else {
+			key = append(key, 0)
+		}
+		key = append(key, raw...)
+		key = append(key, 0)
+	}
+	return key
+}
+
+// candidates lists, in rule order, the rules worth trying on p, into buf.
+func (e *Engine) candidates(p *timeline.Process, buf []int, name []byte) ([]int, []byte) {
+	buf = append(buf[:0], e.always...)
+	if len(e.byImage) == 0 {
+		return buf, name
+	}
+	name = lowerInto(name[:0], parser.BaseName(p.Image))
+	buf = append(buf, e.byImage[string(name)]...)
+	if p.OriginalFileName != "" {
+		name = lowerInto(name[:0], p.OriginalFileName)
+		buf = append(buf, e.byImage[string(name)]...)
+	}
+	slices.Sort(buf)
+	return slices.Compact(buf), name
+}
 
 // Rules lists the engine's rules.
 func (e *Engine) Rules() []*Rule { return e.rules }
@@ -73,11 +152,29 @@ func (e *Engine) Rules() []*Rule { return e.rules }
 // findings ordered by time, rule and host.
 func (e *Engine) Run(tl *timeline.Timeline) []*Finding {
 	var findings []*Finding
+	cache := newFieldCache()
+	var cand []int
+	var name, key []byte
+	memo := map[string][]int32{} // memo key -> memoized rules that matched
 	for _, h := range tl.Hosts {
 		grouped := map[*Rule]*Finding{}
 		for _, p := range h.Processes {
-			for _, r := range e.rules {
-				if !r.matcher.match(p) {
+			cand, name = e.candidates(p, cand, name)
+			key = e.memoKey(cache, p, key[:0])
+			known, seen := memo[string(key)]
+			var matched []int32
+			for _, i := range cand {
+				r := e.rules[i]
+				var matches bool
+				if e.memo[i] && seen {
+					_, matches = slices.BinarySearch(known, int32(i))
+				} else {
+					matches = r.matcher.match(p, cache)
+					if matches && e.memo[i] {
+						matched = append(matched, int32(i))
+					}
+				}
+				if !matches {
 					continue
 				}
 				hit := Hit{Process: p, NextHop: r.nextHop(p)}
@@ -92,6 +189,12 @@ func (e *Engine) Run(tl *timeline.Timeline) []*Finding {
 					grouped[r] = f
 				}
 				findings = append(findings, f)
+			}
+			if !seen {
+				if len(memo) > maxMemo {
+					clear(memo)
+				}
+				memo[string(key)] = matched
 			}
 		}
 	}
@@ -156,7 +259,7 @@ func RunTests(r *Rule) []error {
 			continue
 		}
 		p := tc.timeline()
-		hit := r.matcher.match(p)
+		hit := r.matcher.match(p, newFieldCache())
 		if hit != want {
 			errs = append(errs, fmt.Errorf("%s: %s: rule %s matched = %v, want %v", r.File, name, r.ID, hit, want))
 			continue

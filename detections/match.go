@@ -119,7 +119,7 @@ type matcher struct {
 	anyOf, not                []*matcher
 }
 
-func (m *matcher) match(p *timeline.Process) bool {
+func (m *matcher) match(p *timeline.Process, c *fieldCache) bool {
 	if !allHold(m.process, p) {
 		return false
 	}
@@ -129,10 +129,10 @@ func (m *matcher) match(p *timeline.Process) bool {
 	if len(m.ancestor) > 0 && !slices.ContainsFunc(p.Ancestors(), func(a *timeline.Process) bool { return allHold(m.ancestor, a) }) {
 		return false
 	}
-	if len(m.anyOf) > 0 && !slices.ContainsFunc(m.anyOf, func(s *matcher) bool { return s.match(p) }) {
+	if len(m.anyOf) > 0 && !slices.ContainsFunc(m.anyOf, func(s *matcher) bool { return s.match(p, c) }) {
 		return false
 	}
-	return !slices.ContainsFunc(m.not, func(s *matcher) bool { return s.match(p) })
+	return !slices.ContainsFunc(m.not, func(s *matcher) bool { return s.match(p, c) })
 }
 
 func allHold(tests []fieldTest, p *timeline.Process) bool {

@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/evtxhunt/evtxhunt/timeline"
 )
 
 // Severity grades a finding.
@@ -94,13 +96,18 @@ type Rule struct {
 	NextHop        *NextHop   `yaml:"next_hop" json:"next_hop,omitempty"`
 	Tests          []RuleTest `yaml:"tests" json:"-"`
 
-	File    string   `yaml:"-" json:"file"`
-	matcher *matcher // compiled from the match section
+	File    string      `yaml:"-" json:"file"`
+	matcher procMatcher // compiled from the match section, or from Sigma
+}
+
+// procMatcher decides whether a rule matches a process.
+type procMatcher interface {
+	match(p *timeline.Process, c *fieldCache) bool
 }
 
 // TechniqueIDs lists the rule's ATT&CK technique ids.
 func (r *Rule) TechniqueIDs() []string {
-	var out []string
+	out := []string{}
 	for _, a := range r.Attack {
 		if !slices.Contains(out, a.Technique) {
 			out = append(out, a.Technique)

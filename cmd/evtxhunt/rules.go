@@ -13,6 +13,7 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("rules", "[--rules DIR] | --check DIR", stderr)
 	extra := fs.String("rules", "", "also load the rules in `DIR`")
 	check := fs.String("check", "", "validate the rules in `DIR` (format, match, and each rule's own tests) and report every problem")
+	sigma := fs.String("sigma", "", "load the Sigma rules in `DIR` and report what compiled, what does not apply, and what failed")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return usageError(stderr, fs, err)
@@ -22,6 +23,9 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	}
 	if *check != "" {
 		return checkRules(*check, stdout, stderr)
+	}
+	if *sigma != "" {
+		return reportSigma(*sigma, stdout, stderr)
 	}
 	rules, err := loadRules(*extra)
 	if err != nil {
@@ -82,4 +86,20 @@ func mustBuiltin() []*detections.Rule {
 		return nil // reported by every other command; the check is about dir
 	}
 	return rules
+}
+
+// reportSigma loads a Sigma folder and says what became of every file.
+func reportSigma(dir string, stdout, stderr io.Writer) int {
+	load := detections.LoadSigma(dir)
+	for _, err := range load.Errors {
+		fmt.Fprintf(stderr, "not compiled: %v\n", err)
+	}
+	total := len(load.Rules) + len(load.NotApplicable) + len(load.Errors)
+	fmt.Fprintf(stdout, "%d Sigma rules in %s: %d loaded, %d not applicable (not windows process_creation), %d failed to compile\n",
+		total, dir, len(load.Rules), len(load.NotApplicable), len(load.Errors))
+	fmt.Fprintf(stdout, "%d loaded rules read fields Security 4688 does not have (OriginalFileName, Hashes, ...): on 4688 those tests never match\n", len(load.Partial4688))
+	if len(load.Errors) > 0 {
+		return exitEvidence
+	}
+	return exitClean
 }

@@ -28,6 +28,7 @@ import (
 type analysis struct {
 	out, formats, tz, from, to, host, rules, minSeverity, failOn string
 	force, quiet                                                 bool
+	sigma                                                        stringList
 
 	// parsed
 	formatList []string
@@ -45,6 +46,7 @@ func (a *analysis) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.to, "to", "", "only processes and findings at or before `T` (UTC)")
 	fs.StringVar(&a.host, "host", "", "only this `host`, any spelling")
 	fs.StringVar(&a.rules, "rules", "", "also run the rules in `DIR`")
+	fs.Var(&a.sigma, "sigma", "also run the Sigma process_creation rules in `DIR` (repeatable)")
 	fs.StringVar(&a.minSeverity, "min-severity", "informational", "drop findings below this `severity`")
 	fs.StringVar(&a.failOn, "fail-on", "", "exit 3 when a finding reaches this `severity` (for pipelines)")
 	fs.BoolVar(&a.force, "force", false, "write into a non-empty case folder")
@@ -85,6 +87,15 @@ func (a *analysis) parse(inputs []string, now time.Time) error {
 	}
 	if a.ruleSet, err = loadRules(a.rules); err != nil {
 		return err
+	}
+	for _, dir := range a.sigma {
+		load := detections.LoadSigma(dir)
+		if len(load.Rules) == 0 {
+			return fmt.Errorf("--sigma %s: no process_creation rule loaded (%d errors)", dir, len(load.Errors))
+		}
+		if a.ruleSet, err = detections.Merge(a.ruleSet, load.Rules); err != nil {
+			return fmt.Errorf("--sigma %s: %v", dir, err)
+		}
 	}
 	if a.out == "" {
 		a.out = "evtxhunt-" + now.UTC().Format("20060102T150405Z")
@@ -334,3 +345,9 @@ func readEvents(path string, fn func(*parser.ProcessEvent) error) error {
 		}
 	}
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }

@@ -108,7 +108,7 @@ func findingKeys(t *testing.T, dir string) []string {
 		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
 			t.Fatal(err)
 		}
-		if d.Severity == "" || len(d.Attack) == 0 || len(d.Evidence) == 0 {
+		if d.Severity == "" || d.Attack == nil || len(d.Evidence) == 0 {
 			t.Errorf("finding without metadata or evidence: %s", sc.Text()[:200])
 		}
 		for _, h := range d.Hits {
