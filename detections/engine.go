@@ -1,6 +1,7 @@
 package detections
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
@@ -65,6 +66,9 @@ type Engine struct {
 	// names (lower case); the others are tried on every process.
 	byImage map[string][]int
 	always  []int
+	// Rules that need one of some strings in the command line are found by
+	// searching the lowered command line for all those strings at once.
+	commands substringIndex
 	// Rules whose result depends only on fields that repeat across
 	// processes (image, command line, parent...) are memoized: processes
 	// that run exactly the same thing share one evaluation.
@@ -77,9 +81,11 @@ type memoMatcher interface {
 	memoFields() ([]int, bool)
 }
 
-// keyedMatcher is a matcher that knows the image names it can match.
+// keyedMatcher is a matcher that knows the image names, or the command line
+// strings, it needs.
 type keyedMatcher interface {
 	imageKeys() ([]string, bool)
+	commandKeys() ([]string, bool)
 }
 
 // NewEngine returns an engine for the given rules.
@@ -103,6 +109,10 @@ func NewEngine(rules []*Rule) *Engine {
 						e.byImage[k] = append(e.byImage[k], i)
 					}
 				}
+				continue
+			}
+			if keys, ok := km.commandKeys(); ok {
+				e.commands.add(keys, i)
 				continue
 			}
 		}
@@ -130,19 +140,71 @@ func (e *Engine) memoKey(c *fieldCache, p *timeline.Process, key []byte) []byte 
 }
 
 // candidates lists, in rule order, the rules worth trying on p, into buf.
-func (e *Engine) candidates(p *timeline.Process, buf []int, name []byte) ([]int, []byte) {
+func (e *Engine) candidates(c *fieldCache, p *timeline.Process, buf []int, name []byte) ([]int, []byte) {
 	buf = append(buf[:0], e.always...)
-	if len(e.byImage) == 0 {
-		return buf, name
-	}
-	name = lowerInto(name[:0], parser.BaseName(p.Image))
-	buf = append(buf, e.byImage[string(name)]...)
-	if p.OriginalFileName != "" {
-		name = lowerInto(name[:0], p.OriginalFileName)
+	if len(e.byImage) > 0 {
+		name = lowerInto(name[:0], parser.BaseName(p.Image))
 		buf = append(buf, e.byImage[string(name)]...)
+		if p.OriginalFileName != "" {
+			name = lowerInto(name[:0], p.OriginalFileName)
+			buf = append(buf, e.byImage[string(name)]...)
+		}
+	}
+	if len(e.commands.rules) > 0 {
+		_, low, _ := c.get(p, commandField)
+		buf = e.commands.find(low, buf)
 	}
 	slices.Sort(buf)
 	return slices.Compact(buf), name
+}
+
+// substringIndex finds which of many strings occur in a text, by their
+// first two bytes: a pass over the text looks up each byte pair.
+type substringIndex struct {
+	keys   [][]byte
+	rules  [][]int          // by key
+	byPair map[uint16][]int // first two bytes -> keys
+	short  []int            // one-byte keys
+}
+
+func (x *substringIndex) add(keys []string, rule int) {
+	if x.byPair == nil {
+		x.byPair = map[uint16][]int{}
+	}
+	for _, k := range keys {
+		id := slices.IndexFunc(x.keys, func(b []byte) bool { return string(b) == k })
+		if id < 0 {
+			id = len(x.keys)
+			x.keys = append(x.keys, []byte(k))
+			x.rules = append(x.rules, nil)
+			if len(k) == 1 {
+				x.short = append(x.short, id)
+			} else {
+				pair := uint16(k[0])<<8 | uint16(k[1])
+				x.byPair[pair] = append(x.byPair[pair], id)
+			}
+		}
+		if !slices.Contains(x.rules[id], rule) {
+			x.rules[id] = append(x.rules[id], rule)
+		}
+	}
+}
+
+// find appends the rules of every key found in text.
+func (x *substringIndex) find(text []byte, out []int) []int {
+	for _, id := range x.short {
+		if bytes.IndexByte(text, x.keys[id][0]) >= 0 {
+			out = append(out, x.rules[id]...)
+		}
+	}
+	for i := 0; i+1 < len(text); i++ {
+		for _, id := range x.byPair[uint16(text[i])<<8|uint16(text[i+1])] {
+			if bytes.HasPrefix(text[i:], x.keys[id]) {
+				out = append(out, x.rules[id]...)
+			}
+		}
+	}
+	return out
 }
 
 // Rules lists the engine's rules.
@@ -159,7 +221,7 @@ func (e *Engine) Run(tl *timeline.Timeline) []*Finding {
 	for _, h := range tl.Hosts {
 		grouped := map[*Rule]*Finding{}
 		for _, p := range h.Processes {
-			cand, name = e.candidates(p, cand, name)
+			cand, name = e.candidates(cache, p, cand, name)
 			key = e.memoKey(cache, p, key[:0])
 			known, seen := memo[string(key)]
 			var matched []int32

@@ -1003,14 +1003,23 @@ func globMatch(pattern, name string) bool {
 // requires an Image|endswith '\name.exe' or an OriginalFileName: the engine
 // then tries the rule only on processes with one of these names. ok is false
 // when the rule may match any image.
-func (m *sigmaMatcher) imageKeys() (keys []string, ok bool) { return condKeys(m.cond) }
+func (m *sigmaMatcher) imageKeys() (keys []string, ok bool) { return condKeys(m.cond, imageKey) }
+
+// commandKeys says which strings a rule needs in the lowered command line:
+// it can match only if one of them is there.
+func (m *sigmaMatcher) commandKeys() (keys []string, ok bool) { return condKeys(m.cond, commandKey) }
 
 var (
-	imageField = sigmaFieldIDs["Image"]
-	ofnField   = sigmaFieldIDs["OriginalFileName"]
+	imageField   = sigmaFieldIDs["Image"]
+	ofnField     = sigmaFieldIDs["OriginalFileName"]
+	commandField = sigmaFieldIDs["CommandLine"]
 )
 
-func condKeys(c sigmaCond) ([]string, bool) {
+// A keyFunc reads, from one test, the keys one of which must hold for the
+// test to match, or says it has none.
+type keyFunc func(t *sigmaTest) ([]string, bool)
+
+func condKeys(c sigmaCond, kf keyFunc) ([]string, bool) {
 	switch c := c.(type) {
 	case condSearch:
 		if len(c.s.keywords) > 0 || len(c.s.maps) == 0 {
@@ -1018,7 +1027,7 @@ func condKeys(c sigmaCond) ([]string, bool) {
 		}
 		var keys []string
 		for _, m := range c.s.maps {
-			k, ok := mapKeys(m)
+			k, ok := mapKeys(m, kf)
 			if !ok {
 				return nil, false
 			}
@@ -1029,7 +1038,7 @@ func condKeys(c sigmaCond) ([]string, bool) {
 		var best []string
 		found := false
 		for _, x := range c {
-			if k, ok := condKeys(x); ok && (!found || len(k) < len(best)) {
+			if k, ok := condKeys(x, kf); ok && (!found || len(k) < len(best)) {
 				best, found = k, true
 			}
 		}
@@ -1037,7 +1046,7 @@ func condKeys(c sigmaCond) ([]string, bool) {
 	case condOr:
 		var keys []string
 		for _, x := range c {
-			k, ok := condKeys(x)
+			k, ok := condKeys(x, kf)
 			if !ok {
 				return nil, false
 			}
@@ -1048,29 +1057,65 @@ func condKeys(c sigmaCond) ([]string, bool) {
 	return nil, false
 }
 
-// mapKeys finds, in one search map (its tests AND'ed), a test that pins the
-// image name.
-func mapKeys(tests []sigmaTest) ([]string, bool) {
-	for _, t := range tests {
-		if t.all || (t.field != imageField && t.field != ofnField) {
-			continue
-		}
-		var keys []string
-		ok := true
-		for _, v := range t.values {
-			switch {
-			case t.field == imageField && v.re == nil && !v.cased && v.prefix == "" && strings.HasPrefix(v.suffix, `\`) &&
-				!strings.ContainsAny(v.suffix[1:], `\`):
-				keys = append(keys, v.suffix[1:])
-			case t.field == ofnField && v.re == nil && !v.cased && v.exact != "" && !v.null && v.exists == 0 && v.fieldRef == 0 && v.cmp == "":
-				keys = append(keys, v.exact)
-			default:
-				ok = false
-			}
-		}
-		if ok && len(keys) > 0 {
+// mapKeys finds, among a search map's tests (AND'ed), one that gives keys.
+func mapKeys(tests []sigmaTest, kf keyFunc) ([]string, bool) {
+	for i := range tests {
+		if keys, ok := kf(&tests[i]); ok && len(keys) > 0 {
 			return keys, true
 		}
 	}
 	return nil, false
+}
+
+// plain says whether a value is a literal test on the lowered text.
+func (v *sigmaValue) plain() bool {
+	return v.re == nil && !v.cased && !v.any && !v.null && v.exists == 0 && v.fieldRef == 0 && v.cmp == ""
+}
+
+func imageKey(t *sigmaTest) ([]string, bool) {
+	if t.all || (t.field != imageField && t.field != ofnField) {
+		return nil, false
+	}
+	var keys []string
+	for _, v := range t.values {
+		switch {
+		case t.field == imageField && v.plain() && v.prefix == "" && strings.HasPrefix(v.suffix, `\`) && !strings.Contains(v.suffix[1:], `\`):
+			keys = append(keys, v.suffix[1:])
+		case t.field == ofnField && v.plain() && v.exact != "":
+			keys = append(keys, v.exact)
+		default:
+			return nil, false
+		}
+	}
+	return keys, true
+}
+
+func commandKey(t *sigmaTest) ([]string, bool) {
+	if t.field != commandField || len(t.values) == 0 {
+		return nil, false
+	}
+	var keys []string
+	for _, v := range t.values {
+		if !v.plain() {
+			return nil, false
+		}
+		k := v.contains
+		switch {
+		case k != "":
+		case v.exact != "":
+			k = v.exact
+		case len(v.prefix) >= len(v.suffix):
+			k = v.prefix
+		default:
+			k = v.suffix
+		}
+		if k == "" {
+			return nil, false
+		}
+		keys = append(keys, k)
+		if t.all { // every value must be there: one is enough to look for
+			break
+		}
+	}
+	return keys, true
 }

@@ -31,3 +31,31 @@ func BenchmarkSigmaIncident(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSigmaThroughput is the whole analysis of the generated incident
+// (decode, timeline, rules) with the rules already loaded: the pack alone,
+// then the pack and all of SigmaHQ's process_creation rules.
+//
+//	go test -run '^$' -bench SigmaThroughput -benchtime 10x ./detections
+func BenchmarkSigmaThroughput(b *testing.B) {
+	load := LoadSigma(sharedSigma + "/rules/process_creation")
+	if len(load.Rules) == 0 {
+		b.Skip("SKIP: no shared Sigma rules")
+	}
+	builtin, _ := Builtin()
+	for _, set := range []struct {
+		name  string
+		rules []*Rule
+	}{{"pack", builtin}, {"pack+sigma", append(append([]*Rule{}, builtin...), load.Rules...)}} {
+		b.Run(set.name, func(b *testing.B) {
+			e := NewEngine(set.rules)
+			var processes int
+			for b.Loop() {
+				tl := scanTimeline(b, "../testdata/evidence")
+				e.Run(tl)
+				processes = tl.Processes()
+			}
+			b.ReportMetric(float64(processes*b.N)/b.Elapsed().Seconds(), "processes/s")
+		})
+	}
+}

@@ -2,6 +2,8 @@ package detections
 
 import (
 	"encoding/base64"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -82,7 +84,7 @@ func TestSigmaRegression(t *testing.T) {
 		if want != nil && got == *want || want == nil && got > 0 {
 			passed++
 		} else {
-			t.Errorf("%s (%s): %d matches, want %v", c.Name(), rule.Name, got, *want)
+			t.Errorf("%s (%s): %d matches, want %v", c.Name(), rule.Name, got, want)
 		}
 	}
 	t.Logf("Sigma regression: %d of %d cases pass", passed, len(cases))
@@ -190,5 +192,40 @@ func TestSigmaMatchingDoesNotAllocate(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(100, func() { r.matcher.match(p, c) }); allocs != 0 {
 		t.Errorf("%.1f allocations per match", allocs)
+	}
+}
+
+// TestEngineIndexIsExact: the engine's shortcuts (image and command line
+// indexes, memoized results) find exactly what trying every rule on every
+// process finds.
+func TestEngineIndexIsExact(t *testing.T) {
+	needSigma(t)
+	load := LoadSigma(sharedSigma + "/rules/process_creation")
+	builtin, _ := Builtin()
+	rules := append(append([]*Rule{}, builtin...), load.Rules...)
+	e := NewEngine(rules)
+	for _, path := range []string{"../testdata/evidence", sharedSigma + "/regression", "../../shared/evtx"} {
+		tl := scanTimeline(t, path)
+		got := map[string]bool{}
+		for _, f := range e.Run(tl) {
+			for _, h := range f.Hits {
+				got[fmt.Sprintf("%s %p", f.Rule.ID, h.Process)] = true
+			}
+		}
+		want := map[string]bool{}
+		c := newFieldCache()
+		for _, h := range tl.Hosts {
+			for _, p := range h.Processes {
+				for _, r := range rules {
+					if r.matcher.match(p, c) {
+						want[fmt.Sprintf("%s %p", r.ID, p)] = true
+					}
+				}
+			}
+		}
+		if len(want) == 0 || !maps.Equal(got, want) {
+			t.Errorf("%s: engine %d hits, every rule on every process %d", path, len(got), len(want))
+		}
+		t.Logf("%s: %d hits", path, len(want))
 	}
 }
