@@ -146,20 +146,29 @@ func (b *eventBuilder) reset(ev *ProcessEvent) {
 // add fields across versions.
 func (b *eventBuilder) set(name, value string) {
 	ev := b.ev
+	security := ev.Source == SourceSecurity4688 || ev.Source == SourceSecurity4689
+	if security { // the creator (4688) or the exiting process's account (4689)
+		switch name {
+		case "SubjectUserSid":
+			ev.SubjectUserSID = value
+			return
+		case "SubjectUserName":
+			b.subjectUser = value
+			return
+		case "SubjectDomainName":
+			b.subjectDomain = value
+			return
+		case "SubjectLogonId":
+			ev.SubjectLogonID = b.uint64(name, value)
+			return
+		}
+	}
 	if ev.Source == SourceSecurity4689 {
 		switch name {
 		case "ProcessId":
 			ev.PID = b.uint32(name, value)
 		case "ProcessName":
 			ev.Image = value
-		case "SubjectUserSid":
-			ev.SubjectUserSID = value
-		case "SubjectUserName":
-			b.subjectUser = value
-		case "SubjectDomainName":
-			b.subjectDomain = value
-		case "SubjectLogonId":
-			ev.SubjectLogonID = b.uint64(name, value)
 		}
 		return
 	}
@@ -175,14 +184,6 @@ func (b *eventBuilder) set(name, value string) {
 			ev.ParentImage = value
 		case "CommandLine":
 			ev.CommandLine = value
-		case "SubjectUserSid":
-			ev.SubjectUserSID = value
-		case "SubjectUserName":
-			b.subjectUser = value
-		case "SubjectDomainName":
-			b.subjectDomain = value
-		case "SubjectLogonId":
-			ev.SubjectLogonID = b.uint64(name, value)
 		case "TargetUserSid":
 			ev.TargetUserSID = value
 		case "TargetUserName":

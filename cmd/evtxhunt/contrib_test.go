@@ -42,7 +42,8 @@ func TestVelociraptorArtifact(t *testing.T) {
 	fs.SetOutput(io.Discard)
 	var a analysis
 	a.register(fs)
-	fs.Int("workers", 0, "")
+	var dec decodeFlags
+	dec.register(fs)
 	flags := regexp.MustCompile(`"--([a-z-]+)"`).FindAllStringSubmatch(query, -1)
 	if len(flags) < 4 {
 		t.Fatalf("found flags %v", flags)

@@ -15,8 +15,8 @@ import (
 
 func runEvents(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("events", "[--workers N] [--stats FILE] [--exits] PATH...", stderr)
-	workers := fs.Int("workers", 0, "chunks decoded in parallel (default: number of CPUs)")
-	decoder := fs.String("decoder", parser.DecoderNative, "chunk `decoder`: native (hands what it cannot read to golang-evtx) or golang-evtx")
+	var dec decodeFlags
+	dec.register(fs)
 	statsPath := fs.String("stats", "", "write per-file parse statistics as JSON to `FILE`")
 	exits := fs.Bool("exits", false, "also print process exits (Security 4689, Sysmon 5)")
 	paths, err := parseFlags(fs, args)
@@ -26,11 +26,8 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 	if len(paths) == 0 {
 		return usageError(stderr, fs, errors.New("no evidence path given"))
 	}
-	if !parser.ValidDecoder(*decoder) {
-		return usageError(stderr, fs, fmt.Errorf("--decoder %q: want native or golang-evtx", *decoder))
-	}
-	if *workers < 0 {
-		return usageError(stderr, fs, fmt.Errorf("--workers must be positive, got %d", *workers))
+	if err := dec.check(); err != nil {
+		return usageError(stderr, fs, err)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -38,7 +35,7 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 	out := bufio.NewWriterSize(stdout, 1<<16)
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	res, err := scanEvidence(ctx, paths, parser.Options{Workers: *workers, Decoder: *decoder}, nil, stderr, func(ev *parser.ProcessEvent) error {
+	res, err := scanEvidence(ctx, paths, dec.options(), nil, stderr, func(ev *parser.ProcessEvent) error {
 		if ev.Source.IsExit() && !*exits {
 			return nil
 		}

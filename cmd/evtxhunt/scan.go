@@ -127,8 +127,8 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("scan", "[--out DIR] [--format html,xlsx,jsonl,csv] [--workers N] [--tz ZONE] [--from T] [--to T] [--host H] [--rules DIR] [--min-severity S] [--fail-on S] [--quiet] [--force] EVIDENCE...", stderr)
 	var a analysis
 	a.register(fs)
-	workers := fs.Int("workers", 0, "chunks decoded in parallel (default: number of CPUs)")
-	decoder := fs.String("decoder", parser.DecoderNative, "chunk `decoder`: native (hands what it cannot read to golang-evtx) or golang-evtx")
+	var dec decodeFlags
+	dec.register(fs)
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return usageError(stderr, fs, err)
@@ -136,11 +136,8 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	if len(paths) == 0 {
 		return usageError(stderr, fs, errors.New("no evidence path given"))
 	}
-	if !parser.ValidDecoder(*decoder) {
-		return usageError(stderr, fs, fmt.Errorf("--decoder %q: want native or golang-evtx", *decoder))
-	}
-	if *workers < 0 {
-		return usageError(stderr, fs, fmt.Errorf("--workers must be positive, got %d", *workers))
+	if err := dec.check(); err != nil {
+		return usageError(stderr, fs, err)
 	}
 	started := time.Now()
 	if err := a.parse(paths, started); err != nil {
@@ -155,7 +152,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return exitEvidence
 	}
 	b := timeline.NewBuilder(timeline.Options{})
-	res, err := scanEvidence(ctx, paths, parser.Options{Workers: *workers, Decoder: *decoder, SkipOtherLogs: true},
+	res, err := scanEvidence(ctx, paths, skipOtherLogs(dec.options()),
 		func(files []string) *progress { return newProgress(stderr, a.quiet, files) }, stderr,
 		func(ev *parser.ProcessEvent) error {
 			b.Add(ev)

@@ -23,8 +23,8 @@ func runTimeline(args []string, stdout, stderr io.Writer) int {
 	host := fs.String("host", "", "only this `host`, any spelling")
 	user := fs.String("user", "", "only processes whose user contains `TEXT`")
 	grep := fs.String("grep", "", "only processes whose image or command line contains `TEXT`")
-	workers := fs.Int("workers", 0, "chunks decoded in parallel (default: number of CPUs)")
-	decoder := fs.String("decoder", parser.DecoderNative, "chunk `decoder`: native (hands what it cannot read to golang-evtx) or golang-evtx")
+	var dec decodeFlags
+	dec.register(fs)
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return usageError(stderr, fs, err)
@@ -32,8 +32,8 @@ func runTimeline(args []string, stdout, stderr io.Writer) int {
 	if len(paths) == 0 {
 		return usageError(stderr, fs, errors.New("no evidence path given"))
 	}
-	if !parser.ValidDecoder(*decoder) {
-		return usageError(stderr, fs, fmt.Errorf("--decoder %q: want native or golang-evtx", *decoder))
+	if err := dec.check(); err != nil {
+		return usageError(stderr, fs, err)
 	}
 	filter := timeline.Filter{Host: *host, User: *user, Text: *grep}
 	if filter.From, err = parseTimeFlag(*from); err == nil {
@@ -51,7 +51,7 @@ func runTimeline(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	b := timeline.NewBuilder(timeline.Options{})
-	res, err := scanEvidence(ctx, paths, parser.Options{Workers: *workers, Decoder: *decoder}, nil, stderr, func(ev *parser.ProcessEvent) error {
+	res, err := scanEvidence(ctx, paths, dec.options(), nil, stderr, func(ev *parser.ProcessEvent) error {
 		b.Add(ev)
 		return nil
 	})
