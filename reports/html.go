@@ -214,7 +214,7 @@ func buildFindings(c *Case, hits map[*timeline.Process][]*detections.Finding, id
 		for j := max(0, at-window); j < min(len(procs), at+window+1); j++ {
 			hs := step(procs[j], c)
 			hs.Hit = procs[j] == p
-			hs.Rules = ruleList(hits[procs[j]])
+			hs.Rules = ruleNames(hits[procs[j]])
 			hf.Window = append(hf.Window, hs)
 		}
 		for _, e := range f.Evidence() {
@@ -231,16 +231,6 @@ func step(p *timeline.Process, c *Case) htmlStep {
 		s.Time = formatTime(p.Time, c.Zone)
 	}
 	return s
-}
-
-func ruleList(fs []*detections.Finding) string {
-	var names []string
-	for _, f := range fs {
-		if !slices.Contains(names, f.Rule.Name) {
-			names = append(names, f.Rule.Name)
-		}
-	}
-	return strings.Join(names, "; ")
 }
 
 // buildTrees draws each host's process trees. Hosts are drawn in full while
@@ -277,7 +267,7 @@ func buildTrees(tl *timeline.Timeline, hits map[*timeline.Process][]*detections.
 		draw = func(p *timeline.Process, depth int) *htmlNode {
 			n++
 			node := &htmlNode{ID: "p" + strconv.Itoa(n), Image: parser.BaseName(p.Image), User: p.User, CommandLine: p.CommandLine, PID: p.PID,
-				Hit: hits[p] != nil, OnPath: onPath[p], Placeholder: p.Placeholder, Rules: ruleList(hits[p])}
+				Hit: hits[p] != nil, OnPath: onPath[p], Placeholder: p.Placeholder, Rules: ruleNames(hits[p])}
 			if p.Image == "" {
 				node.Image = "(image unknown)"
 			}

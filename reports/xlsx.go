@@ -413,6 +413,7 @@ func numbered(items []string) string {
 	return sb.String()
 }
 
+// ruleNames lists the distinct names of the rules of some findings.
 func ruleNames(fs []*detections.Finding) string {
 	var names []string
 	for _, f := range fs {
