@@ -214,7 +214,11 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 		}
 	}
 	last := hashItem{done: true, file: f}
-	defer func() { hash(last) }()
+	defer func() {
+		if !hash(last) { // cancelled: the hasher will not close it
+			f.Close()
+		}
+	}()
 
 	head := make([]byte, min(FileHeaderSize, fr.size))
 	if _, err := f.ReadAt(head, 0); err != nil && err != io.EOF {
