@@ -894,34 +894,23 @@ func (p *condParser) peek() string {
 }
 
 func (p *condParser) or() (sigmaCond, error) {
-	c, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	out := condOr{c}
-	for p.peek() == "or" {
-		p.pos++
-		c, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 1 {
-		return out[0], nil
-	}
-	return out, nil
+	return p.chain("or", p.and, func(cs []sigmaCond) sigmaCond { return condOr(cs) })
 }
 
 func (p *condParser) and() (sigmaCond, error) {
-	c, err := p.not()
+	return p.chain("and", p.not, func(cs []sigmaCond) sigmaCond { return condAnd(cs) })
+}
+
+// chain parses operands joined by op, one operand standing for itself.
+func (p *condParser) chain(op string, operand func() (sigmaCond, error), join func([]sigmaCond) sigmaCond) (sigmaCond, error) {
+	c, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	out := condAnd{c}
-	for p.peek() == "and" {
+	out := []sigmaCond{c}
+	for p.peek() == op {
 		p.pos++
-		c, err := p.not()
+		c, err := operand()
 		if err != nil {
 			return nil, err
 		}
@@ -930,7 +919,7 @@ func (p *condParser) and() (sigmaCond, error) {
 	if len(out) == 1 {
 		return out[0], nil
 	}
-	return out, nil
+	return join(out), nil
 }
 
 func (p *condParser) not() (sigmaCond, error) {

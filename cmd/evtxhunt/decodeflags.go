@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 
@@ -38,4 +39,17 @@ func (d *decodeFlags) options() parser.Options {
 func skipOtherLogs(o parser.Options) parser.Options {
 	o.SkipOtherLogs = true
 	return o
+}
+
+// parseEvidenceArgs parses a command's flags and returns its evidence paths,
+// refusing none and bad decoder flags.
+func parseEvidenceArgs(fs *flag.FlagSet, dec *decodeFlags, args []string) ([]string, error) {
+	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, errors.New("no evidence path given")
+	}
+	return paths, dec.check()
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,14 +18,8 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 	dec.register(fs)
 	statsPath := fs.String("stats", "", "write per-file parse statistics as JSON to `FILE`")
 	exits := fs.Bool("exits", false, "also print process exits (Security 4689, Sysmon 5)")
-	paths, err := parseFlags(fs, args)
+	paths, err := parseEvidenceArgs(fs, &dec, args)
 	if err != nil {
-		return usageError(stderr, fs, err)
-	}
-	if len(paths) == 0 {
-		return usageError(stderr, fs, errors.New("no evidence path given"))
-	}
-	if err := dec.check(); err != nil {
 		return usageError(stderr, fs, err)
 	}
 

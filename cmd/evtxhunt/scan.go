@@ -129,14 +129,8 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	a.register(fs)
 	var dec decodeFlags
 	dec.register(fs)
-	paths, err := parseFlags(fs, args)
+	paths, err := parseEvidenceArgs(fs, &dec, args)
 	if err != nil {
-		return usageError(stderr, fs, err)
-	}
-	if len(paths) == 0 {
-		return usageError(stderr, fs, errors.New("no evidence path given"))
-	}
-	if err := dec.check(); err != nil {
 		return usageError(stderr, fs, err)
 	}
 	started := time.Now()

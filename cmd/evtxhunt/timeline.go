@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,14 +24,8 @@ func runTimeline(args []string, stdout, stderr io.Writer) int {
 	grep := fs.String("grep", "", "only processes whose image or command line contains `TEXT`")
 	var dec decodeFlags
 	dec.register(fs)
-	paths, err := parseFlags(fs, args)
+	paths, err := parseEvidenceArgs(fs, &dec, args)
 	if err != nil {
-		return usageError(stderr, fs, err)
-	}
-	if len(paths) == 0 {
-		return usageError(stderr, fs, errors.New("no evidence path given"))
-	}
-	if err := dec.check(); err != nil {
 		return usageError(stderr, fs, err)
 	}
 	filter := timeline.Filter{Host: *host, User: *user, Text: *grep}
