@@ -40,39 +40,31 @@ func reportPerRecord(b *testing.B, records uint64, before *runtime.MemStats) {
 }
 
 // BenchmarkScan measures evtxhunt's scanner (read, hash, check, decode,
-// normalize) over the corpus, with each decoder and worker count; with
-// skip, as scan runs, logs that hold no process creations are read no
-// further than their first chunk.
+// normalize) over the corpus, with each decoder and worker count.
 //
 //	go test -run '^$' -bench 'Scan|FastEvents' -benchtime 3x ./parser
 func BenchmarkScan(b *testing.B) {
 	files, size, records := benchCorpus(b)
 	for _, decoder := range []string{DecoderNative, DecoderGolangEvtx} {
 		for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
-			for _, skip := range []bool{false, true} {
-				name := fmt.Sprintf("%s/workers=%d", decoder, workers)
-				if skip {
-					name += "/skip-other-logs"
-				}
-				b.Run(name, func(b *testing.B) {
-					b.SetBytes(size)
-					var before runtime.MemStats
-					runtime.ReadMemStats(&before)
-					for b.Loop() {
-						var events int
-						if _, err := NewScanner(Options{Workers: workers, Decoder: decoder, SkipOtherLogs: skip}).Scan(context.Background(), files, func(*ProcessEvent) error {
-							events++
-							return nil
-						}); err != nil {
-							b.Fatal(err)
-						}
-						if events == 0 {
-							b.Fatal("no process events")
-						}
+			b.Run(fmt.Sprintf("%s/workers=%d", decoder, workers), func(b *testing.B) {
+				b.SetBytes(size)
+				var before runtime.MemStats
+				runtime.ReadMemStats(&before)
+				for b.Loop() {
+					var events int
+					if _, err := NewScanner(Options{Workers: workers, Decoder: decoder}).Scan(context.Background(), files, func(*ProcessEvent) error {
+						events++
+						return nil
+					}); err != nil {
+						b.Fatal(err)
 					}
-					reportPerRecord(b, records, &before)
-				})
-			}
+					if events == 0 {
+						b.Fatal("no process events")
+					}
+				}
+				reportPerRecord(b, records, &before)
+			})
 		}
 	}
 }

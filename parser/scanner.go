@@ -12,7 +12,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -31,27 +30,21 @@ type Options struct {
 	// Decoder names the chunk decoder: DecoderNative (the default), which
 	// hands a chunk it cannot read to golang-evtx, or DecoderGolangEvtx.
 	Decoder string
-	// SkipOtherLogs stops decoding a file once its first chunk shows that
-	// it is not a log that holds process creations (no record from the
-	// Security auditing or Sysmon providers): the rest is hashed, counted as
-	// skipped slots, and the file's stats say why.
-	SkipOtherLogs bool
 }
 
 // Scanner reads EVTX files chunk by chunk, decodes chunks in parallel in a
 // bounded pool of goroutines it owns, and hands out process events in file,
 // chunk and record order.
 type Scanner struct {
-	decoder   string
-	workers   int
-	progress  func(int64)
-	fileDone  func(*FileStats)
-	skipOther bool
+	decoder  string
+	workers  int
+	progress func(int64)
+	fileDone func(*FileStats)
 }
 
 // NewScanner returns a Scanner with the given options.
 func NewScanner(o Options) *Scanner {
-	s := &Scanner{decoder: o.Decoder, workers: o.Workers, progress: o.Progress, fileDone: o.FileDone, skipOther: o.SkipOtherLogs}
+	s := &Scanner{decoder: o.Decoder, workers: o.Workers, progress: o.Progress, fileDone: o.FileDone}
 	if s.workers <= 0 {
 		s.workers = runtime.GOMAXPROCS(0)
 	}
@@ -89,10 +82,6 @@ type fileRead struct {
 	sha256  string
 	hashErr *DecodeError
 	hashed  chan struct{}
-	// skipped says why the rest of the file was not decoded, and how many
-	// slots that was.
-	skipped      string
-	skippedSlots int
 }
 
 // Scan decodes the files in the order given and calls emit for each process
@@ -266,20 +255,6 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 		if !hash(hashItem{data: buf[:n], job: j}) || !dispatch(j) {
 			return false
 		}
-		if i == 0 && s.skipOther && fr.size > FileHeaderSize+4*ChunkSize { // small files: nothing to save
-			select {
-			case <-j.done:
-			case <-ctx.Done():
-				return false
-			}
-			if reason := notProcessLog(&j.result); reason != "" {
-				fr.skipped = reason
-				rest := fr.size - off - int64(n)
-				fr.skippedSlots = int((rest + ChunkSize - 1) / ChunkSize)
-				last.rest = io.NewSectionReader(f, off+int64(n), rest)
-				return true
-			}
-		}
 	}
 	return true
 }
@@ -408,31 +383,8 @@ func finishFile(fs *FileStats, fr *fileRead) {
 	if fr.hashErr != nil {
 		fr.errors = append(fr.errors, *fr.hashErr)
 	}
-	fs.Skipped = fr.skipped
-	fs.Chunks.Slots += fr.skippedSlots
-	fs.Chunks.Skipped = fr.skippedSlots
 	for _, e := range fr.errors {
 		fs.addError(e)
 	}
 	slices.SortStableFunc(fs.Errors, func(a, b DecodeError) int { return cmp.Compare(a.Offset, b.Offset) })
-}
-
-// notProcessLog says why a file whose first chunk gave r holds no process
-// creations, or "" when it may hold some. Logs keep one channel, so the first
-// chunk tells; forwarded-event logs mix channels and are always read.
-func notProcessLog(r *ChunkResult) string {
-	if r.Records.Decoded == 0 {
-		return ""
-	}
-	var channels []string
-	for k := range r.Census {
-		if _, ok := processSource(k.Provider, 1); ok || k.Channel == "ForwardedEvents" || strings.EqualFold(k.Provider, ProviderSecurityAuditing) {
-			return ""
-		}
-		if !slices.Contains(channels, k.Channel) {
-			channels = append(channels, k.Channel)
-		}
-	}
-	slices.Sort(channels)
-	return "not a process-creation log: its first chunk holds only " + strings.Join(channels, ", ") + " records"
 }

@@ -107,7 +107,6 @@ type ChunkCounts struct {
 	Truncated         int `json:"truncated"`
 	Failed            int `json:"failed"`
 	PastHeaderCount   int `json:"past_header_count"` // chunks beyond the header's chunk count that held records
-	Skipped           int `json:"skipped"`           // not decoded: the file is not a process-creation log
 	Fallback          int `json:"fallback"`          // read by golang-evtx after the native decoder could not
 }
 
@@ -131,7 +130,6 @@ type FileStats struct {
 	Records       RecordCounts      `json:"records"`
 	ProcessEvents map[Source]uint64 `json:"process_events"`
 	Census        Census            `json:"census"`
-	Skipped       string            `json:"skipped,omitempty"` // why the rest of the file was not decoded
 	ErrorCount    int               `json:"error_count"`
 	Errors        []DecodeError     `json:"errors"`
 	ErrorsOmitted int               `json:"errors_omitted,omitempty"`
@@ -162,7 +160,6 @@ func (s *FileStats) Clean() bool { return s.ErrorCount == 0 }
 type Totals struct {
 	Files         int               `json:"files"`
 	FilesWithErrs int               `json:"files_with_errors"`
-	FilesSkipped  int               `json:"files_skipped"` // not process-creation logs, read no further than their first chunk
 	Bytes         int64             `json:"bytes"`
 	Chunks        ChunkCounts       `json:"chunks"`
 	Records       RecordCounts      `json:"records"`
@@ -189,11 +186,7 @@ func Sum(files []*FileStats) Totals {
 		c.Truncated += f.Chunks.Truncated
 		c.Failed += f.Chunks.Failed
 		c.PastHeaderCount += f.Chunks.PastHeaderCount
-		c.Skipped += f.Chunks.Skipped
 		c.Fallback += f.Chunks.Fallback
-		if f.Skipped != "" {
-			t.FilesSkipped++
-		}
 		t.Records.Seen += f.Records.Seen
 		t.Records.Decoded += f.Records.Decoded
 		t.Records.Failed += f.Records.Failed

@@ -318,7 +318,7 @@ func (x *xlsxWriter) summary() error {
 	t := s.Parse.Totals
 	steps = append(steps,
 		func() error { return section("Parse health") },
-		func() error { return put("Files", t.Files, "with errors", t.FilesWithErrs, "skipped", t.FilesSkipped) },
+		func() error { return put("Files", t.Files, "with errors", t.FilesWithErrs) },
 		func() error {
 			return put("Records", t.Records.Seen, "decoded", t.Records.Decoded, "failed", t.Records.Failed)
 		},
@@ -329,12 +329,12 @@ func (x *xlsxWriter) summary() error {
 			return put("Process creations", t.ProcessEvents[parser.SourceSecurity4688]+t.ProcessEvents[parser.SourceSysmon1], "errors", t.Errors)
 		},
 		func() error {
-			return section("Evidence inventory", "File", "Size (bytes)", "Records", "Process events", "Errors", "Skipped", "SHA-256")
+			return section("Evidence inventory", "File", "Size (bytes)", "Records", "Process events", "Errors", "SHA-256")
 		},
 	)
 	for _, f := range x.c.Files {
 		steps = append(steps, func() error {
-			return put(f.Path, f.Size, f.Records.Seen, f.ProcessEvents[parser.SourceSecurity4688]+f.ProcessEvents[parser.SourceSysmon1], f.ErrorCount, f.Skipped, f.SHA256)
+			return put(f.Path, f.Size, f.Records.Seen, f.ProcessEvents[parser.SourceSecurity4688]+f.ProcessEvents[parser.SourceSysmon1], f.ErrorCount, f.SHA256)
 		})
 	}
 	for _, step := range steps {

@@ -34,13 +34,6 @@ func (d *decodeFlags) options() parser.Options {
 	return parser.Options{Workers: d.workers, Decoder: d.decoder}
 }
 
-// skipOtherLogs is scan's setting: logs without process creations are read
-// no further than their first chunk.
-func skipOtherLogs(o parser.Options) parser.Options {
-	o.SkipOtherLogs = true
-	return o
-}
-
 // parseEvidenceArgs parses a command's flags and returns its evidence paths,
 // refusing none and bad decoder flags.
 func parseEvidenceArgs(fs *flag.FlagSet, dec *decodeFlags, args []string) ([]string, error) {

@@ -76,9 +76,6 @@ func printParseSummary(w io.Writer, res *scanResult) {
 	fmt.Fprintf(w, "  records:  %d seen, %d decoded, %d failed\n", t.Records.Seen, t.Records.Decoded, t.Records.Failed)
 	fmt.Fprintf(w, "  process:  %d Security 4688, %d Sysmon 1 (exits: %d Security 4689, %d Sysmon 5)\n", t.ProcessEvents[parser.SourceSecurity4688],
 		t.ProcessEvents[parser.SourceSysmon1], t.ProcessEvents[parser.SourceSecurity4689], t.ProcessEvents[parser.SourceSysmon5])
-	if t.FilesSkipped > 0 {
-		fmt.Fprintf(w, "  skipped:  %d files that are not process-creation logs, after their first chunk (%d chunks)\n", t.FilesSkipped, t.Chunks.Skipped)
-	}
 	fmt.Fprintf(w, "  errors:   %d in %d files", t.Errors, t.FilesWithErrs)
 	if pathErrors > 0 {
 		fmt.Fprintf(w, ", %d paths unreadable", pathErrors)

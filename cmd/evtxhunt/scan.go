@@ -146,7 +146,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return exitEvidence
 	}
 	b := timeline.NewBuilder(timeline.Options{})
-	res, err := scanEvidence(ctx, paths, skipOtherLogs(dec.options()),
+	res, err := scanEvidence(ctx, paths, dec.options(),
 		func(files []string) *progress { return newProgress(stderr, a.quiet, files) }, stderr,
 		func(ev *parser.ProcessEvent) error {
 			b.Add(ev)

@@ -2,15 +2,12 @@ package evtxwrite
 
 import (
 	"context"
-	"crypto/sha256"
-	hexenc "encoding/hex"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/evtxhunt/evtxhunt/parser"
 )
@@ -269,28 +266,26 @@ func mustHex(t *testing.T, s string) uint64 {
 	return v
 }
 
-// TestScannerSkipsOtherLogs: a log with no process creations is read no
-// further than its first chunk, still hashed whole, and says why.
-func TestScannerSkipsOtherLogs(t *testing.T) {
-	var rdp []*Event
-	for i := range 1500 {
-		rdp = append(rdp, TerminalServices1149("SRV01", t0.Add(time.Duration(i)*time.Second), Account{"CORP", "bob", "S-1-5-21-1"}, "10.0.0.7"))
-	}
-	rdpPath, rdpBytes := writeFile(t, rdp)
-	secPath, _ := writeFile(t, sampleEvents())
-	stats, err := parser.NewScanner(parser.Options{SkipOtherLogs: true}).Scan(context.Background(), []string{rdpPath, secPath}, func(*parser.ProcessEvent) error { return nil })
+// TestClearedFirstLogIsReadWhole: a Security log whose first chunk holds
+// only "log cleared" records gives every process creation after it.
+func TestClearedFirstLogIsReadWhole(t *testing.T) {
+	const processes = 1503
+	b, err := ClearedFirstLog("DC01", t0, processes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	slots := (len(rdpBytes) - parser.FileHeaderSize) / parser.ChunkSize
-	r := stats[0]
-	sum := sha256.Sum256(rdpBytes)
-	if slots < 3 || r.Chunks.Slots != slots || r.Chunks.Skipped != slots-1 || r.Chunks.Decoded != 1 || hexenc.EncodeToString(sum[:]) != r.SHA256 ||
-		!strings.Contains(r.Skipped, "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational") || !r.Clean() {
-		t.Errorf("RDP log: %+v skipped %q", r.Chunks, r.Skipped)
+	path := filepath.Join(t.TempDir(), "Security.evtx")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if s := stats[1]; s.Skipped != "" || s.Chunks.Skipped != 0 || s.Records.Decoded != uint64(len(sampleEvents())) {
-		t.Errorf("Security log: %+v %q", s.Chunks, s.Skipped)
+	evs, s := scan(t, path)
+	lastOfChunk0 := le.Uint64(b[parser.FileHeaderSize+16:])
+	cleared := s.Census[parser.CensusKey{Channel: SecurityChannel, Provider: EventlogProvider, EventID: 1102}]
+	if s.Chunks.Slots < 6 || cleared <= lastOfChunk0 || len(s.Census) != 2 {
+		t.Fatalf("not the crafted shape: %d slots, %d records in chunk 0, census %v", s.Chunks.Slots, lastOfChunk0, s.Census)
+	}
+	if len(evs) != processes || s.ProcessEvents[parser.SourceSecurity4688] != processes || !s.Clean() || evs[0].RecordNumber <= lastOfChunk0 {
+		t.Errorf("%d process events (%v), want %d after chunk 0; errors %v", len(evs), s.ProcessEvents, processes, s.Errors)
 	}
 }
 
