@@ -98,3 +98,43 @@ func BenchmarkGolangEvtxFastEvents(b *testing.B) {
 	}
 	reportPerRecord(b, records, &before)
 }
+
+// BenchmarkNativeDecode measures the native decoder alone, one decoder over
+// every chunk of the corpus held in memory, as one worker of a scan sees
+// them: no reading, no hashing.
+//
+//	go test -run '^$' -bench NativeDecode ./parser
+func BenchmarkNativeDecode(b *testing.B) {
+	files, _, _ := benchCorpus(b)
+	var chunks []*Chunk
+	var records uint64
+	var size int64
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for off := FileHeaderSize; off+ChunkSize <= len(data); off += ChunkSize {
+			c := &Chunk{File: path, Data: data[off : off+ChunkSize]}
+			var r ChunkResult
+			r.reset()
+			if inspectChunk(c, &r) {
+				chunks = append(chunks, c)
+				records += r.Records.Seen
+				size += ChunkSize
+			}
+		}
+	}
+	b.SetBytes(size)
+	d := newNativeDecoder(nil)
+	var r ChunkResult
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for b.Loop() {
+		for _, c := range chunks {
+			r.reset()
+			d.Decode(c, &r)
+		}
+	}
+	reportPerRecord(b, records, &before)
+}

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -26,11 +27,14 @@ type nativeDecoder struct {
 	// Per chunk: compiled templates by definition offset, names by offset.
 	templates map[uint32]*compiledTemplate
 	names     map[uint32]chunkName
-	// Across chunks: compiled templates by GUID and size. Windows derives a
-	// template's GUID from its content, and every chunk repeats the
-	// definitions of the templates it uses: compiling each once per file
-	// instead of once per chunk is most of the decoder's speed.
-	known map[templateKey]*compiledTemplate
+	// Across chunks and files: compiled templates by GUID and size. Every
+	// chunk repeats the definitions of the templates it uses: compiling
+	// each once instead of once per chunk is most of the decoder's speed.
+	// A GUID and a size are only what a file says, so a cached template is
+	// used only when the definition in hand matches the one it was compiled
+	// from (templateSource): no file can change how another is read.
+	known      map[templateKey]*compiledTemplate
+	knownBytes int // held by the sources of known templates
 
 	// text keeps the strings of repeated UTF-16 values (provider, channel,
 	// computer): looking one up by its bytes does not allocate.
@@ -54,8 +58,12 @@ type templateKey struct {
 	size uint32
 }
 
-// maxKnownTemplates bounds the cross-chunk cache.
-const maxKnownTemplates = 4096
+// The cross-chunk cache is bounded in templates and in the bytes their
+// sources keep.
+const (
+	maxKnownTemplates = 4096
+	maxKnownBytes     = 8 << 20
+)
 
 // chunkName is a name string of the chunk and its length in UTF-16 units,
 // which says how many bytes it takes where it is written inline.
@@ -87,6 +95,66 @@ type compiledTemplate struct {
 	// census is how many substitutions must be read to count a record:
 	// up to the last of event id, provider and channel.
 	census int
+	source templateSource
+}
+
+// templateSource is what a template was compiled from: the bytes of its
+// definition and the names it refers to. A definition elsewhere, in this
+// chunk or another, compiles to the same template when it matches.
+type templateSource struct {
+	def   []byte    // the definition's binary XML, after its size field
+	names []nameUse // every name offset in def, in order
+}
+
+// nameUse is a name offset in a definition. The offset itself is relative to
+// the chunk, so it differs between chunks; what it points to is compared
+// instead: a name written inline right after it (its bytes are part of def),
+// or a name elsewhere in the chunk, whose length and UTF-16 units are kept.
+type nameUse struct {
+	at     int // of the offset field in def
+	inline bool
+	text   []byte // of a name elsewhere, as the chunk holds it
+}
+
+// inlineNameSkip is what a name written inline holds before its length: the
+// link to the next name of its hash bucket and its hash. The compiler reads
+// neither, and the link differs between chunks.
+const inlineNameSkip = 4 + 2
+
+// matches reports whether the definition at chunk[start:] would compile as
+// the one s was taken from. It does not allocate.
+func (s *templateSource) matches(chunk []byte, start int) bool {
+	if start < 0 || len(chunk)-start < len(s.def) {
+		return false
+	}
+	def := chunk[start : start+len(s.def)]
+	from := 0
+	for _, n := range s.names {
+		if n.at < from || !bytes.Equal(def[from:n.at], s.def[from:n.at]) {
+			return false
+		}
+		off := int(binary.LittleEndian.Uint32(def[n.at:]))
+		from = n.at + 4
+		if inline := off == start+from; inline != n.inline {
+			return false
+		}
+		if n.inline {
+			from += inlineNameSkip
+			continue
+		}
+		if off < 0 || off > len(chunk)-inlineNameSkip-len(n.text) || !bytes.Equal(chunk[off+inlineNameSkip:off+inlineNameSkip+len(n.text)], n.text) {
+			return false
+		}
+	}
+	return bytes.Equal(def[from:], s.def[from:])
+}
+
+func (s *templateSource) size() int {
+	n := len(s.def)
+	for _, u := range s.names {
+		n += len(u.text)
+	}
+	return n
 }
 
 type valueRef struct {
@@ -545,8 +613,9 @@ func sidString(b []byte) string {
 	return sb.String()
 }
 
-// template returns the compiled template defined at off, compiling it on
-// first use in the chunk.
+// template returns the compiled template defined at off: the one compiled
+// before from a matching definition, in this chunk or an earlier one, or a
+// new one.
 func (d *nativeDecoder) template(chunk []byte, off uint32) (*compiledTemplate, error) {
 	if t := d.templates[off]; t != nil {
 		return t, nil
@@ -560,16 +629,38 @@ func (d *nativeDecoder) template(chunk []byte, off uint32) (*compiledTemplate, e
 	if rd.err || rd.pos+size > len(chunk) {
 		return nil, nativeErr("template at 0x%x: size %d runs past the chunk", off, size)
 	}
-	if t := d.known[key]; t != nil {
+	start := rd.pos
+	if t := d.known[key]; t != nil && t.source.matches(chunk, start) {
 		d.templates[off] = t
 		return t, nil
 	}
-	rd.b = chunk[:rd.pos+size]
-	t := &compiledTemplate{}
+	t, err := d.compile(chunk, off, start, size)
+	if err != nil {
+		return nil, err
+	}
+	d.templates[off] = t
+	if old := d.known[key]; old != nil {
+		d.knownBytes -= old.source.size()
+	}
+	if len(d.known) >= maxKnownTemplates || d.knownBytes+t.source.size() > maxKnownBytes {
+		clear(d.known)
+		d.knownBytes = 0
+	}
+	d.known[key] = t
+	d.knownBytes += t.source.size()
+	return t, nil
+}
+
+// compile compiles the template defined at off, whose binary XML is the size
+// bytes at start. (Its reader is its own: shared with template, it would be
+// allocated on every call, hits included.)
+func (d *nativeDecoder) compile(chunk []byte, off uint32, start, size int) (*compiledTemplate, error) {
+	rd := binReader{b: chunk[:start+size], pos: start}
+	t := &compiledTemplate{source: templateSource{def: slices.Clone(chunk[start : start+size])}}
 	for _, f := range []*field{&t.eventID, &t.version, &t.provider, &t.channel, &t.computer, &t.created, &t.recordID} {
 		f.sub = -1
 	}
-	tc := templateCompiler{d: d, r: &rd, chunk: chunk, t: t}
+	tc := templateCompiler{d: d, r: &rd, chunk: chunk, t: t, start: start}
 	if tok := rd.u8(); tok != 0x0f {
 		return nil, nativeErr("template at 0x%x: no fragment header", off)
 	}
@@ -594,11 +685,6 @@ func (d *nativeDecoder) template(chunk []byte, off uint32) (*compiledTemplate, e
 			t.census = max(t.census, f.sub+1)
 		}
 	}
-	d.templates[off] = t
-	if len(d.known) >= maxKnownTemplates {
-		clear(d.known)
-	}
-	d.known[key] = t
 	return t, nil
 }
 
@@ -609,6 +695,7 @@ type templateCompiler struct {
 	r     *binReader
 	chunk []byte
 	t     *compiledTemplate
+	start int // of the definition in the chunk
 	path  [8]string
 	data  string // Name of the Data element being read
 }
@@ -617,6 +704,7 @@ const maxTemplateDepth = 32
 
 func (tc *templateCompiler) name() (string, error) {
 	r := tc.r
+	at := r.pos - tc.start
 	off := r.u32()
 	if r.err {
 		return "", nativeErr("name offset past the end")
@@ -625,7 +713,7 @@ func (tc *templateCompiler) name() (string, error) {
 	nm, ok := tc.d.names[off]
 	if !ok {
 		nr := binReader{b: tc.chunk, pos: int(off)}
-		nr.skip(4 + 2)
+		nr.skip(inlineNameSkip)
 		n := int(nr.u16())
 		raw := nr.bytes(2 * n)
 		if nr.err {
@@ -634,9 +722,14 @@ func (tc *templateCompiler) name() (string, error) {
 		nm = chunkName{tc.d.utf16String(raw), n}
 		tc.d.names[off] = nm
 	}
+	use := nameUse{at: at, inline: inline}
 	if inline {
-		r.skip(4 + 2 + 2 + 2*nm.units + 2)
+		r.skip(inlineNameSkip + 2 + 2*nm.units + 2)
+	} else {
+		text := int(off) + inlineNameSkip
+		use.text = slices.Clone(tc.chunk[text : text+2+2*nm.units])
 	}
+	tc.t.source.names = append(tc.t.source.names, use)
 	return nm.s, nil
 }
 

@@ -54,6 +54,20 @@ func TestNativeSkipsWithoutAllocating(t *testing.T) {
 	if perRecord := allocs / float64(len(c.Records)); perRecord != 0 {
 		t.Errorf("%.3f allocations per skipped record", perRecord)
 	}
+
+	// The next chunk finds its templates compiled, checks each against its
+	// own definition, and allocates nothing either.
+	next := &Chunk{Data: b[FileHeaderSize+ChunkSize : FileHeaderSize+2*ChunkSize]}
+	if !inspectChunk(next, &r) {
+		t.Fatal("no records in chunk 1")
+	}
+	d.Decode(next, &r)
+	if r.Chunks.Decoded != 1 || r.Chunks.Fallback != 0 {
+		t.Fatalf("chunk 1: %+v", r.Chunks)
+	}
+	if allocs := testing.AllocsPerRun(20, func() { d.Decode(next, &r) }); allocs != 0 {
+		t.Errorf("%.1f allocations decoding a chunk whose templates are known", allocs)
+	}
 }
 
 // FuzzNativeDecoder feeds chunks, real and mutated, to the native decoder

@@ -1,8 +1,12 @@
 package evtxwrite
 
 import (
+	"bytes"
 	"fmt"
+	"hash/crc32"
 	"time"
+
+	"github.com/evtxhunt/evtxhunt/parser"
 )
 
 // Crafted logs for the scanner's hostile-evidence tests: each is valid EVTX
@@ -61,6 +65,83 @@ func ClearedFirstLog(host string, t time.Time, n int) ([]byte, error) {
 		return nil, err
 	}
 	return buf.b, nil
+}
+
+// PlantedTemplateLog is a log of n Security 4688 events (version 2) whose
+// template has the GUID and size of the genuine 4688 template but another
+// layout: its EventID and Version substitutions are swapped. Read alone it
+// holds no process creation. A decoder that reuses a template compiled from
+// one file for another on the strength of its GUID and size reads the
+// genuine log's 4688s as events 2 after this one, and this log's records as
+// process creations after the genuine one.
+func PlantedTemplateLog(host string, t time.Time, n int) ([]byte, error) {
+	b, err := writeLog(ProcessCreations(host, t, n, 2))
+	if err != nil {
+		return nil, err
+	}
+	eventID := []byte{tokOptionalSubst, 0, 0, typeUInt16}
+	version := []byte{tokOptionalSubst, 1, 0, typeUInt8}
+	defined := 0
+	for off := parser.FileHeaderSize; off+parser.ChunkSize <= len(b); off += parser.ChunkSize {
+		c := b[off : off+parser.ChunkSize]
+		free := int(le.Uint32(c[48:]))
+		for rec := parser.ChunkTablesEnd; rec < free; rec += int(le.Uint32(c[rec+4:])) {
+			// After the record header, the fragment header and the
+			// instance's token, unknown byte and template id: the
+			// offset of the definition, which follows when it is new.
+			ref := rec + parser.RecordHeaderLen + 4 + 6
+			def := int(le.Uint32(c[ref:]))
+			if def != ref+4 {
+				continue
+			}
+			size := int(le.Uint32(c[def+20:]))
+			body := c[def+24 : def+24+size]
+			if bytes.Count(body, eventID) != 1 || bytes.Count(body, version) != 1 {
+				return nil, fmt.Errorf("evtxwrite: the 4688 template at 0x%x has no single EventID and Version substitution", off+def)
+			}
+			i, j := bytes.Index(body, eventID), bytes.Index(body, version)
+			copy(body[i:], version)
+			copy(body[j:], eventID)
+			defined++
+		}
+		le.PutUint32(c[52:], crc32.ChecksumIEEE(c[parser.ChunkTablesEnd:free]))
+		le.PutUint32(c[124:], parser.ChunkHeaderChecksum(c))
+	}
+	if defined == 0 {
+		return nil, fmt.Errorf("evtxwrite: no template definition found")
+	}
+	return b, nil
+}
+
+// SharedNamesLog is one process exit, whose template defines the element
+// names inline, then n process creations, whose 4688 template refers to the
+// names they share with it by offset, as Windows writes them.
+func SharedNamesLog(host string, t time.Time, n int) ([]byte, error) {
+	parent := Proc{PID: 4242, Image: `C:\Windows\explorer.exe`, User: Account{"CORP", "alice", "S-1-5-21-1-2-3-1001"}, LogonID: 0x5a3f1}
+	return writeLog(append([]*Event{Security4689(host, t, parent)}, ProcessCreations(host, t.Add(time.Second), n, 2)...))
+}
+
+// PlantedNameLog is SharedNamesLog with the inline name Data renamed Datb in
+// the first chunk: the 4688 template's definition keeps the genuine bytes,
+// but here it names no EventData field. Read alone, its process creations
+// have no image; a decoder that compares definitions alone and not the
+// names they point to reads them with the genuine log's template.
+func PlantedNameLog(host string, t time.Time, n int) ([]byte, error) {
+	b, err := SharedNamesLog(host, t, n)
+	if err != nil {
+		return nil, err
+	}
+	c := b[parser.FileHeaderSize : parser.FileHeaderSize+parser.ChunkSize]
+	data := []byte{4, 0, 'D', 0, 'a', 0, 't', 0, 'a', 0, 0, 0} // length, UTF-16 units, NUL
+	i := bytes.Index(c, data)
+	if i < 0 {
+		return nil, fmt.Errorf("evtxwrite: no inline name Data in the first chunk")
+	}
+	c[i+8] = 'b'
+	free := le.Uint32(c[48:])
+	le.PutUint32(c[52:], crc32.ChecksumIEEE(c[parser.ChunkTablesEnd:free]))
+	le.PutUint32(c[124:], parser.ChunkHeaderChecksum(c))
+	return b, nil
 }
 
 // writeLog writes events to an in-memory file.
