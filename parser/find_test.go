@@ -30,13 +30,14 @@ func TestFindEvidence(t *testing.T) {
 	if err := os.Symlink(sec, filepath.Join(root, "HOST2", "again.evtx")); err != nil {
 		t.Fatal(err)
 	}
-	files, errs := FindEvidence([]string{root, filepath.Join(root, "missing"), other})
+	missing := filepath.Join(root, "missing")
+	files, notRead := FindEvidence([]string{root, missing, other})
 	want := []string{sysmon, sec, other}
 	if !slices.Equal(files, want) {
 		t.Errorf("files =\n%q\nwant\n%q", files, want)
 	}
-	if len(errs) != 1 || !os.IsNotExist(errs[0]) {
-		t.Errorf("errs = %v, want one not-exist error", errs)
+	if len(notRead) != 1 || notRead[0] != (NotRead{missing, "no such file or directory"}) {
+		t.Errorf("not read = %v, want the missing path", notRead)
 	}
 	// A file named explicitly is taken whatever its name.
 	txt := filepath.Join(root, "HOST1/C/Windows/System32/winevt/Logs/notes.txt")

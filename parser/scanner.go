@@ -175,19 +175,9 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 	fail := func(kind ErrorKind, off int64, err error) {
 		fr.errors = append(fr.errors, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: err.Error()})
 	}
-	f, err := os.Open(fr.path) // read-only: evidence is never written
+	f, info, err := openEvidence(fr.path) // read-only: evidence is never written
 	if err != nil {
 		fail(ErrFile, 0, err)
-		close(fr.hashed)
-		return true
-	}
-	info, err := f.Stat()
-	if err == nil && info.IsDir() {
-		err = errors.New("is a directory")
-	}
-	if err != nil {
-		fail(ErrFile, 0, err)
-		f.Close()
 		close(fr.hashed)
 		return true
 	}

@@ -25,7 +25,7 @@ type Case struct {
 	Finished    time.Time
 	Zone        *time.Location // how times are shown; stored times are UTC
 	Files       []*parser.FileStats
-	PathErrors  []string
+	NotRead     []parser.NotRead // paths met and not read, with the reason
 	Timeline    *timeline.Timeline
 	Rules       []*detections.Rule
 	Findings    []*detections.Finding // after the filters below
@@ -75,10 +75,10 @@ type summaryFilters struct {
 }
 
 type summaryEvidence struct {
-	Files      int              `json:"files"`
-	Bytes      int64            `json:"bytes"`
-	Inventory  []inventoryEntry `json:"inventory"`
-	PathErrors []string         `json:"path_errors"`
+	Files     int              `json:"files"`
+	Bytes     int64            `json:"bytes"`
+	Inventory []inventoryEntry `json:"inventory"`
+	NotRead   []parser.NotRead `json:"not_read"`
 }
 
 type inventoryEntry struct {
@@ -134,7 +134,7 @@ func (c *Case) Summary() Summary {
 		DisplayTimeZone: c.Zone.String(), MergedFrom: c.MergedFrom,
 		Filters: summaryFilters{From: utc(c.Filter.From), To: utc(c.Filter.To), Host: c.Filter.Host, MinSeverity: string(c.MinSeverity)},
 		Parse:   summaryParse{Totals: parser.Sum(c.Files), Files: c.Files}}
-	s.Evidence.PathErrors = append([]string{}, c.PathErrors...)
+	s.Evidence.NotRead = append([]parser.NotRead{}, c.NotRead...)
 	census := parser.Census{}
 	for _, f := range c.Files {
 		s.Evidence.Files++

@@ -555,8 +555,8 @@ func (x *xlsxWriter) errors() error {
 			}
 		}
 	}
-	for _, pe := range x.c.PathErrors {
-		if err := s.write([]any{cellText(pe), "path", "", "", "", "could not be read"}); err != nil {
+	for _, n := range x.c.NotRead {
+		if err := s.write([]any{cellText(n.Path), "not read", "", "", "", cellText(n.Reason)}); err != nil {
 			return err
 		}
 	}

@@ -67,7 +67,7 @@ func writeJSONFile(path string, v any) error {
 
 // printParseSummary prints the one-screen account of what was read.
 func printParseSummary(w io.Writer, res *scanResult) {
-	t, stats, pathErrors := res.totals, res.stats, len(res.pathErrs)
+	t, stats, notRead := res.totals, res.stats, len(res.notRead)
 	mb := float64(t.Bytes) / 1e6
 	secs := res.wall.Seconds()
 	fmt.Fprintf(w, "\nevtxhunt: %d files (%.1f MB) in %.2fs: %.1f MB/s, %.0f records/s\n", t.Files, mb, secs, mb/secs, float64(t.Records.Seen)/secs)
@@ -77,8 +77,8 @@ func printParseSummary(w io.Writer, res *scanResult) {
 	fmt.Fprintf(w, "  process:  %d Security 4688, %d Sysmon 1 (exits: %d Security 4689, %d Sysmon 5)\n", t.ProcessEvents[parser.SourceSecurity4688],
 		t.ProcessEvents[parser.SourceSysmon1], t.ProcessEvents[parser.SourceSecurity4689], t.ProcessEvents[parser.SourceSysmon5])
 	fmt.Fprintf(w, "  errors:   %d in %d files", t.Errors, t.FilesWithErrs)
-	if pathErrors > 0 {
-		fmt.Fprintf(w, ", %d paths unreadable", pathErrors)
+	if notRead > 0 {
+		fmt.Fprintf(w, ", %d paths not read", notRead)
 	}
 	fmt.Fprintln(w)
 	const show = 10

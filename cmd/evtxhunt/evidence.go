@@ -14,25 +14,25 @@ import (
 
 // scanResult is what reading the evidence gave, for summaries and exit codes.
 type scanResult struct {
-	stats    []*parser.FileStats
-	totals   parser.Totals
-	pathErrs []error
-	wall     time.Duration
+	stats   []*parser.FileStats
+	totals  parser.Totals
+	notRead []parser.NotRead
+	wall    time.Duration
 }
 
 // clean reports whether every path and every file was read without error.
-func (r *scanResult) clean() bool { return r.totals.Errors == 0 && len(r.pathErrs) == 0 }
+func (r *scanResult) clean() bool { return r.totals.Errors == 0 && len(r.notRead) == 0 }
 
 // scanEvidence finds the evidence files under paths and scans them, calling
-// emit for each process event in order. Unreadable paths are reported on
+// emit for each process event in order. Paths not read are reported on
 // stderr and in the result; they do not stop the scan. With a progress, it
 // shows on stderr.
 func scanEvidence(ctx context.Context, paths []string, opts parser.Options, prog func([]string) *progress, stderr io.Writer,
 	emit func(*parser.ProcessEvent) error) (*scanResult, error) {
 	start := time.Now()
-	files, pathErrs := parser.FindEvidence(paths)
-	for _, err := range pathErrs {
-		fmt.Fprintf(stderr, "evtxhunt: %v\n", err)
+	files, notRead := parser.FindEvidence(paths)
+	for _, n := range notRead {
+		fmt.Fprintf(stderr, "evtxhunt: not read: %v\n", n)
 	}
 	bar := &progress{}
 	if prog != nil {
@@ -40,7 +40,7 @@ func scanEvidence(ctx context.Context, paths []string, opts parser.Options, prog
 	}
 	stats, err := parser.NewScanner(bar.hooks(opts)).Scan(ctx, files, emit)
 	bar.finish()
-	r := &scanResult{stats: stats, totals: parser.Sum(stats), pathErrs: pathErrs, wall: time.Since(start)}
+	r := &scanResult{stats: stats, totals: parser.Sum(stats), notRead: notRead, wall: time.Since(start)}
 	return r, err
 }
 

@@ -160,7 +160,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return exitEvidence
 	}
 	c := &reports.Case{Version: version, CommandLine: append([]string{"evtxhunt", "scan"}, args...), Started: started,
-		Files: res.stats, PathErrors: errorStrings(res.pathErrs)}
+		Files: res.stats, NotRead: res.notRead}
 	code := a.finish(c, b, stdout, stderr)
 	printParseSummary(stderr, res)
 	if code == exitClean && !res.clean() {
@@ -217,14 +217,6 @@ func printFindings(w io.Writer, c *reports.Case, out string) {
 		}
 		fmt.Fprintln(w, line)
 	}
-}
-
-func errorStrings(errs []error) []string {
-	out := make([]string, len(errs))
-	for i, e := range errs {
-		out[i] = e.Error()
-	}
-	return out
 }
 
 // eventLog writes every process event read to events.jsonl, which merge
@@ -302,7 +294,7 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		c.Files = append(c.Files, s.Parse.Files...)
-		c.PathErrors = append(c.PathErrors, s.Evidence.PathErrors...)
+		c.NotRead = append(c.NotRead, s.Evidence.NotRead...)
 	}
 	if err := events.close(); err != nil {
 		fmt.Fprintf(stderr, "evtxhunt merge: %v\n", err)
@@ -310,7 +302,7 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 	}
 	slices.SortStableFunc(c.Files, func(x, y *parser.FileStats) int { return strings.Compare(x.Path, y.Path) })
 	code := a.finish(c, b, stdout, stderr)
-	if code == exitClean && parser.Sum(c.Files).Errors+len(c.PathErrors) > 0 {
+	if code == exitClean && parser.Sum(c.Files).Errors+len(c.NotRead) > 0 {
 		code = exitEvidence
 	}
 	return code

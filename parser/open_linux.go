@@ -1,0 +1,8 @@
+package parser
+
+import "syscall"
+
+const (
+	openFlags = syscall.O_NONBLOCK | syscall.O_NOCTTY | syscall.O_NOATIME
+	noATime   = syscall.O_NOATIME
+)
