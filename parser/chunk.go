@@ -24,6 +24,7 @@ type ChunkResult struct {
 	Chunks  ChunkCounts
 	Records RecordCounts
 	Errors  []DecodeError
+	zero    bool // the slot holds nothing but zeros
 }
 
 func (r *ChunkResult) reset() {
@@ -56,6 +57,7 @@ func inspectChunk(c *Chunk, r *ChunkResult) bool {
 	data := c.Data
 	if allZero(data) {
 		r.Chunks.Empty = 1
+		r.zero = len(data) > 0
 		return false
 	}
 	if len(data) < ChunkSize {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"runtime"
 	"slices"
@@ -76,12 +77,21 @@ func (j *job) release(bufs chan<- []byte) {
 type fileRead struct {
 	path   string
 	header *FileHeader
-	size   int64
+	opened fs.FileInfo // fstat of the descriptor read, at open
+	size   int64       // at open: what is read, and what the SHA-256 covers
 	errors []DecodeError
+	unread int // chunk slots not read
+	// unhashed says why the SHA-256 does not stand for the file: not every
+	// byte of it was read.
+	unhashed string
 	// Set by the hashing goroutine, which closes hashed when it is done.
-	sha256  string
-	hashErr *DecodeError
-	hashed  chan struct{}
+	sha256    string
+	hashErrs  []DecodeError
+	hashUnfit string // as unhashed: the rest could not be read, or the file changed
+	hashed    chan struct{}
+	// Kept by the consumer, in slot order: all-zero slots inside the
+	// header's chunk count that no chunk with records has followed yet.
+	zeroSlots []Chunk
 }
 
 // Scan decodes the files in the order given and calls emit for each process
@@ -170,7 +180,9 @@ func (s *Scanner) read(ctx context.Context, files []string, ordered, work chan<-
 
 // readFile reads one file's slots, calling dispatch for each; it returns false
 // when the scan was cancelled. The hashing goroutine gets every byte, in
-// order, and the file to close at the end.
+// order, and the file to close at the end. Every read must return all the
+// bytes asked for: the size was taken when the file was opened, so fewer
+// mean that the file shrank while read.
 func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job) bool, hashes chan<- hashItem, bufs chan []byte) bool {
 	fail := func(kind ErrorKind, off int64, err error) {
 		fr.errors = append(fr.errors, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: err.Error()})
@@ -178,10 +190,11 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 	f, info, err := openEvidence(fr.path) // read-only: evidence is never written
 	if err != nil {
 		fail(ErrFile, 0, err)
+		fr.unhashed = "the file could not be opened"
 		close(fr.hashed)
 		return true
 	}
-	fr.size = info.Size()
+	fr.opened, fr.size = info, info.Size()
 	sum := sha256.New()
 	hash := func(it hashItem) bool {
 		it.sum, it.fr = sum, fr
@@ -198,13 +211,28 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 			f.Close()
 		}
 	}()
+	// shrank reports a read that ended early at off+n, where want bytes
+	// were asked for: the slots from the first one not wholly read are lost.
+	shrank := func(off int64, n, want int, slot int) {
+		fail(ErrChanged, off+int64(n), fmt.Errorf("the file shrank while read: it held %d bytes when opened, reading %d bytes at 0x%x gave %d", fr.size, want, off, n))
+		fr.unread += slots(fr.size) - slot
+		fr.unhashed = "the file shrank while read"
+	}
 
 	head := make([]byte, min(FileHeaderSize, fr.size))
-	if _, err := f.ReadAt(head, 0); err != nil && err != io.EOF {
+	n, err := f.ReadAt(head, 0)
+	s.reportProgress(int64(n))
+	switch {
+	case n == len(head):
+	case err == io.EOF:
+		shrank(0, n, len(head), 0)
+		return true
+	default:
 		fail(ErrFile, 0, err)
+		fr.unread = slots(fr.size)
+		fr.unhashed = "the file header could not be read"
 		return true
 	}
-	s.reportProgress(int64(len(head)))
 	if !hash(hashItem{data: head}) {
 		return false
 	}
@@ -229,24 +257,41 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 		case <-ctx.Done():
 			return false
 		}
-		n, err := f.ReadAt(buf[:min(ChunkSize, fr.size-off)], off)
-		j := &job{file: fr, buf: buf, done: make(chan struct{}),
-			chunk: Chunk{File: fr.path, Index: i, Offset: off, Data: buf[:n]}}
-		j.refs.Store(2) // the hasher and a decoder
-		if err != nil && err != io.EOF {
+		want := int(min(ChunkSize, fr.size-off))
+		n, err := f.ReadAt(buf[:want], off)
+		s.reportProgress(int64(n))
+		if n < want && err != io.EOF {
+			// The device failed: this slot is lost, the next may read.
+			bufs <- buf // taken from bufs just above, so there is room
 			fail(ErrFile, off, fmt.Errorf("reading chunk %d: %w", i, err))
-			j.refs.Store(1)
-			if !hash(hashItem{data: buf[:n], job: j}) {
-				return false
-			}
+			fr.unread++
+			fr.unhashed = "some chunk slots could not be read"
 			continue
 		}
-		s.reportProgress(int64(n))
-		if !hash(hashItem{data: buf[:n], job: j}) || !dispatch(j) {
-			return false
+		if n > 0 { // a slot cut short by a shrinking file is read for what it holds
+			j := &job{file: fr, buf: buf, done: make(chan struct{}),
+				chunk: Chunk{File: fr.path, Index: i, Offset: off, Data: buf[:n]}}
+			j.refs.Store(2) // the hasher and a decoder
+			if !hash(hashItem{data: buf[:n], job: j}) || !dispatch(j) {
+				return false
+			}
+		} else {
+			bufs <- buf
+		}
+		if n < want {
+			shrank(off, n, want, i+min(n, 1))
+			return true
 		}
 	}
 	return true
+}
+
+// slots is the number of chunk slots in a file of the given size.
+func slots(size int64) int {
+	if size <= FileHeaderSize {
+		return 0
+	}
+	return int((size - FileHeaderSize + ChunkSize - 1) / ChunkSize)
 }
 
 // hashItem is work for the hashing goroutine, in file order: bytes already
@@ -275,16 +320,33 @@ func (s *Scanner) hash(items <-chan hashItem, bufs chan<- []byte) {
 		if !it.done {
 			continue
 		}
+		fr := it.fr
+		fail := func(kind ErrorKind, off int64, unfit string, err error) {
+			fr.hashErrs = append(fr.hashErrs, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: err.Error()})
+			fr.hashUnfit = cmp.Or(fr.hashUnfit, unfit)
+		}
 		if it.rest != nil {
+			_, start, _ := it.rest.Outer()
 			n, err := io.Copy(it.sum, it.rest)
 			s.reportProgress(n)
-			if err != nil {
-				it.fr.hashErr = &DecodeError{File: it.fr.path, Kind: ErrFile, Offset: it.rest.Size() + n, Chunk: -1, Reason: err.Error()}
+			switch {
+			case err != nil:
+				fail(ErrFile, start+n, "the file could not be read to its end", err)
+			case n < it.rest.Size():
+				fail(ErrChanged, start+n, "the file shrank while read", fmt.Errorf("the file shrank while read: it held %d bytes when opened, it ends at %d", fr.size, start+n))
 			}
 		}
-		it.fr.sha256 = hex.EncodeToString(it.sum.Sum(nil))
+		// Last, once every byte is read: a file that changed while it was
+		// read was not read as it is, nor as it was.
+		if now, err := it.file.Stat(); err != nil {
+			fail(ErrFile, 0, "the file could not be checked after reading", err)
+		} else if was := fr.opened; now.Size() != was.Size() || !now.ModTime().Equal(was.ModTime()) {
+			fail(ErrChanged, 0, "the file changed while read", fmt.Errorf("the file changed while read: %d bytes modified %s when opened, %d bytes modified %s after",
+				was.Size(), was.ModTime().UTC().Format(TimeLayout), now.Size(), now.ModTime().UTC().Format(TimeLayout)))
+		}
+		fr.sha256 = hex.EncodeToString(it.sum.Sum(nil))
 		it.file.Close()
-		close(it.fr.hashed)
+		close(fr.hashed)
 	}
 }
 
@@ -354,6 +416,23 @@ func mergeChunk(fs *FileStats, j *job) {
 	if h := j.file.header; h != nil && j.chunk.Index >= int(h.ChunkCount) && r.Records.Seen > 0 {
 		c.PastHeaderCount++
 	}
+	// An all-zero slot among the chunks in use, inside the chunk count of
+	// a header whose checksum holds and before a chunk that holds records,
+	// was wiped: Windows allocates chunks in order and never zeroes one.
+	// Past the last chunk with records, zero slots are space not yet used.
+	fr := j.file
+	switch h := fr.header; {
+	case r.zero && h != nil && h.ChecksumOK && j.chunk.Index < int(h.ChunkCount):
+		fr.zeroSlots = append(fr.zeroSlots, Chunk{Index: j.chunk.Index, Offset: j.chunk.Offset})
+	case r.Records.Seen > 0:
+		for _, z := range fr.zeroSlots {
+			c.Empty--
+			c.Wiped++
+			fs.addError(DecodeError{File: fr.path, Kind: ErrWipedChunk, Offset: z.Offset, Chunk: z.Index,
+				Reason: fmt.Sprintf("chunk slot %d is all zeros, inside the header's count of %d chunks and before chunk %d, which holds records: wiped", z.Index, h.ChunkCount, j.chunk.Index)})
+		}
+		fr.zeroSlots = fr.zeroSlots[:0]
+	}
 	fs.Records.Seen += r.Records.Seen
 	fs.Records.Decoded += r.Records.Decoded
 	fs.Records.Failed += r.Records.Failed
@@ -368,12 +447,15 @@ func mergeChunk(fs *FileStats, j *job) {
 
 func finishFile(fs *FileStats, fr *fileRead) {
 	fs.Size = fr.size
-	fs.SHA256 = fr.sha256
 	fs.Header = fr.header
-	if fr.hashErr != nil {
-		fr.errors = append(fr.errors, *fr.hashErr)
+	fs.Chunks.Slots += fr.unread
+	fs.Chunks.Unread = fr.unread
+	if why := cmp.Or(fr.unhashed, fr.hashUnfit); why != "" {
+		fs.SHA256Omitted = why
+	} else {
+		fs.SHA256 = fr.sha256
 	}
-	for _, e := range fr.errors {
+	for _, e := range slices.Concat(fr.errors, fr.hashErrs) {
 		fs.addError(e)
 	}
 	slices.SortStableFunc(fs.Errors, func(a, b DecodeError) int { return cmp.Compare(a.Offset, b.Offset) })

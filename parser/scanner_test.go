@@ -5,9 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -107,5 +111,115 @@ func mustWrite(t *testing.T, path string, b []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// changingCopy copies a generated log of 19 chunk slots into a temporary
+// folder, and returns its path and its process events read whole.
+func changingCopy(t *testing.T) (string, []byte, []ProcessEvent) {
+	t.Helper()
+	src, err := os.ReadFile("../testdata/evidence/SRV01/C/Windows/System32/winevt/Logs/Microsoft-Windows-Sysmon%4Operational.evtx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "Sysmon.evtx")
+	mustWrite(t, path, src)
+	var whole []ProcessEvent
+	if _, err := NewScanner(Options{Workers: 1}).Scan(context.Background(), []string{path}, func(ev *ProcessEvent) error {
+		whole = append(whole, *ev)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return path, src, whole
+}
+
+// afterRead returns Options whose Progress calls change once the scanner
+// has read the file header and the first chunk: the reading goroutine
+// reports progress between reads, so the change falls between two reads.
+func afterRead(change func()) Options {
+	var read atomic.Int64
+	var once sync.Once
+	return Options{Workers: 1, Progress: func(n int64) {
+		if read.Add(n) >= FileHeaderSize+ChunkSize {
+			once.Do(change)
+		}
+	}}
+}
+
+// TestScanFileShrinkingWhileRead: a file cut short while it is read is an
+// error; the slots it no longer holds are counted unread, not empty, and
+// its SHA-256, over fewer bytes than its size, is not given.
+func TestScanFileShrinkingWhileRead(t *testing.T) {
+	path, src, whole := changingCopy(t)
+	cut := int64(FileHeaderSize + 2*ChunkSize + 1000) // into slot 2
+	var got []ProcessEvent
+	stats, err := NewScanner(afterRead(func() {
+		if err := os.Truncate(path, cut); err != nil {
+			t.Error(err)
+		}
+	})).Scan(context.Background(), []string{path}, func(ev *ProcessEvent) error {
+		got = append(got, *ev)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, slots := stats[0], (len(src)-FileHeaderSize)/ChunkSize
+	if slots < 10 || s.Size != int64(len(src)) || s.SHA256 != "" || s.SHA256Omitted != "the file shrank while read" {
+		t.Errorf("%d slots, size %d, sha256 %q, omitted %q", slots, s.Size, s.SHA256, s.SHA256Omitted)
+	}
+	want := ChunkCounts{Slots: slots, Decoded: 2, Truncated: 1, Failed: 1, Unread: slots - 3}
+	if s.Chunks != want {
+		t.Errorf("chunks = %+v\nwant     %+v", s.Chunks, want)
+	}
+	var changed []DecodeError
+	for _, e := range s.Errors {
+		if e.Kind == ErrChanged {
+			changed = append(changed, e)
+		}
+	}
+	if len(changed) != 2 || changed[0].Offset != 0 || changed[1].Offset != cut || !strings.Contains(changed[1].Reason, "shrank") {
+		t.Errorf("file-changed errors %v", changed)
+	}
+	var before []ProcessEvent
+	for _, ev := range whole {
+		if ev.Chunk < 2 {
+			before = append(before, ev)
+		}
+	}
+	if len(before) == 0 || !slices.Equal(got, before) {
+		t.Errorf("%d process events, want the %d of the two slots read whole", len(got), len(before))
+	}
+}
+
+// TestScanFileGrowingWhileRead: a file that grows while read (a live log)
+// is read as it was when opened, with an error, and without a SHA-256.
+func TestScanFileGrowingWhileRead(t *testing.T) {
+	path, src, whole := changingCopy(t)
+	var got []ProcessEvent
+	stats, err := NewScanner(afterRead(func() {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err == nil {
+			_, err = f.Write(make([]byte, ChunkSize))
+			f.Close()
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	})).Scan(context.Background(), []string{path}, func(ev *ProcessEvent) error {
+		got = append(got, *ev)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := stats[0]
+	if s.Size != int64(len(src)) || s.SHA256 != "" || s.SHA256Omitted != "the file changed while read" || s.ErrorCount != 1 ||
+		s.Errors[0].Kind != ErrChanged || !strings.Contains(s.Errors[0].Reason, fmt.Sprintf("%d bytes modified", len(src)+ChunkSize)) {
+		t.Errorf("size %d sha256 %q omitted %q errors %v", s.Size, s.SHA256, s.SHA256Omitted, s.Errors)
+	}
+	if !slices.Equal(got, whole) {
+		t.Errorf("%d process events, want %d", len(got), len(whole))
 	}
 }

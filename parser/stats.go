@@ -72,6 +72,8 @@ const (
 	ErrRecord      ErrorKind = "record"       // one record not decoded
 	ErrRecordField ErrorKind = "record-field" // decoded, one field unreadable
 	ErrPanic       ErrorKind = "panic"        // decoder panicked; recovered
+	ErrChanged     ErrorKind = "file-changed" // shrank, grew or was modified while read
+	ErrWipedChunk  ErrorKind = "wiped-chunk"  // all-zero slot among the chunks in use
 )
 
 // DecodeError is one problem met in the evidence, with enough context to find
@@ -108,6 +110,8 @@ type ChunkCounts struct {
 	Failed            int `json:"failed"`
 	PastHeaderCount   int `json:"past_header_count"` // chunks beyond the header's chunk count that held records
 	Fallback          int `json:"fallback"`          // read by golang-evtx after the native decoder could not
+	Wiped             int `json:"wiped"`             // all zeros, inside the header's chunk count and before a chunk with records
+	Unread            int `json:"unread"`            // not read: the device failed, or the file shrank while read
 }
 
 // RecordCounts describes the records of a file.
@@ -124,7 +128,8 @@ const maxErrorsPerFile = 1000
 type FileStats struct {
 	Path          string            `json:"path"`
 	Size          int64             `json:"size"`
-	SHA256        string            `json:"sha256"`
+	SHA256        string            `json:"sha256"`                   // of the Size bytes read, only when every one of them was
+	SHA256Omitted string            `json:"sha256_omitted,omitempty"` // why SHA256 is empty
 	Header        *FileHeader       `json:"header,omitempty"`
 	Chunks        ChunkCounts       `json:"chunks"`
 	Records       RecordCounts      `json:"records"`
@@ -187,6 +192,8 @@ func Sum(files []*FileStats) Totals {
 		c.Failed += f.Chunks.Failed
 		c.PastHeaderCount += f.Chunks.PastHeaderCount
 		c.Fallback += f.Chunks.Fallback
+		c.Wiped += f.Chunks.Wiped
+		c.Unread += f.Chunks.Unread
 		t.Records.Seen += f.Records.Seen
 		t.Records.Decoded += f.Records.Decoded
 		t.Records.Failed += f.Records.Failed

@@ -82,9 +82,10 @@ type summaryEvidence struct {
 }
 
 type inventoryEntry struct {
-	Path   string `json:"path"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+	Path          string `json:"path"`
+	Size          int64  `json:"size"`
+	SHA256        string `json:"sha256"`
+	SHA256Omitted string `json:"sha256_omitted,omitempty"`
 }
 
 type summaryParse struct {
@@ -139,7 +140,7 @@ func (c *Case) Summary() Summary {
 	for _, f := range c.Files {
 		s.Evidence.Files++
 		s.Evidence.Bytes += f.Size
-		s.Evidence.Inventory = append(s.Evidence.Inventory, inventoryEntry{f.Path, f.Size, f.SHA256})
+		s.Evidence.Inventory = append(s.Evidence.Inventory, inventoryEntry{f.Path, f.Size, f.SHA256, f.SHA256Omitted})
 		for k, n := range f.Census {
 			census[k] += n
 		}

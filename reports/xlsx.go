@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -334,7 +335,7 @@ func (x *xlsxWriter) summary() error {
 	)
 	for _, f := range x.c.Files {
 		steps = append(steps, func() error {
-			return put(f.Path, f.Size, f.Records.Seen, f.ProcessEvents[parser.SourceSecurity4688]+f.ProcessEvents[parser.SourceSysmon1], f.ErrorCount, f.SHA256)
+			return put(f.Path, f.Size, f.Records.Seen, f.ProcessEvents[parser.SourceSecurity4688]+f.ProcessEvents[parser.SourceSysmon1], f.ErrorCount, cmp.Or(f.SHA256, "none: "+f.SHA256Omitted))
 		})
 	}
 	for _, step := range steps {

@@ -71,8 +71,9 @@ func printParseSummary(w io.Writer, res *scanResult) {
 	mb := float64(t.Bytes) / 1e6
 	secs := res.wall.Seconds()
 	fmt.Fprintf(w, "\nevtxhunt: %d files (%.1f MB) in %.2fs: %.1f MB/s, %.0f records/s\n", t.Files, mb, secs, mb/secs, float64(t.Records.Seen)/secs)
-	fmt.Fprintf(w, "  chunks:   %d slots, %d decoded, %d empty, %d bad magic, %d header CRC, %d data CRC, %d truncated, %d failed\n",
-		t.Chunks.Slots, t.Chunks.Decoded, t.Chunks.Empty, t.Chunks.BadMagic, t.Chunks.HeaderCRCFailures, t.Chunks.DataCRCFailures, t.Chunks.Truncated, t.Chunks.Failed)
+	fmt.Fprintf(w, "  chunks:   %d slots, %d decoded, %d empty, %d bad magic, %d header CRC, %d data CRC, %d truncated, %d failed, %d wiped, %d unread\n",
+		t.Chunks.Slots, t.Chunks.Decoded, t.Chunks.Empty, t.Chunks.BadMagic, t.Chunks.HeaderCRCFailures, t.Chunks.DataCRCFailures, t.Chunks.Truncated, t.Chunks.Failed,
+		t.Chunks.Wiped, t.Chunks.Unread)
 	fmt.Fprintf(w, "  records:  %d seen, %d decoded, %d failed\n", t.Records.Seen, t.Records.Decoded, t.Records.Failed)
 	fmt.Fprintf(w, "  process:  %d Security 4688, %d Sysmon 1 (exits: %d Security 4689, %d Sysmon 5)\n", t.ProcessEvents[parser.SourceSecurity4688],
 		t.ProcessEvents[parser.SourceSysmon1], t.ProcessEvents[parser.SourceSecurity4689], t.ProcessEvents[parser.SourceSysmon5])

@@ -144,6 +144,20 @@ func PlantedNameLog(host string, t time.Time, n int) ([]byte, error) {
 	return b, nil
 }
 
+// WipedChunkLog is a Security log of n process creations over several
+// chunks with the given chunk zeroed, its header and every other chunk left
+// as written: what an attacker who wipes a stretch of a log leaves.
+func WipedChunkLog(host string, t time.Time, n, chunk int) ([]byte, error) {
+	b, err := writeLog(ProcessCreations(host, t, n, 2))
+	if err != nil {
+		return nil, err
+	}
+	if chunks := (len(b) - parser.FileHeaderSize) / parser.ChunkSize; chunk >= chunks-1 {
+		return nil, fmt.Errorf("evtxwrite: %d process creations fill %d chunks: chunk %d has none after it", n, chunks, chunk)
+	}
+	return b, ZeroChunk(b, chunk)
+}
+
 // writeLog writes events to an in-memory file.
 func writeLog(evs []*Event) ([]byte, error) {
 	var buf buffer

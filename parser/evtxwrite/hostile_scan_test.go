@@ -93,3 +93,23 @@ func TestPlantedNameChangesNoOtherFile(t *testing.T) {
 		}
 	}
 }
+
+// TestWipedChunkIsAnError: an all-zero chunk inside the header's chunk count,
+// before chunks that hold records, is reported as wiped, not as empty.
+func TestWipedChunkIsAnError(t *testing.T) {
+	const n = 400
+	b, err := WipedChunkLog("DC01", t0, n, 1)
+	path := writeTemp(t, t.TempDir(), "Security.evtx", b, err)
+	evs, s := scan(t, path)
+	slots := (len(b) - parser.FileHeaderSize) / parser.ChunkSize
+	want := parser.ChunkCounts{Slots: slots, Decoded: slots - 1, Wiped: 1}
+	if slots < 3 || s.Header == nil || int(s.Header.ChunkCount) != slots || s.Chunks != want {
+		t.Errorf("chunks = %+v\nwant     %+v (header %+v)", s.Chunks, want, s.Header)
+	}
+	if s.ErrorCount != 1 || s.Errors[0].Kind != parser.ErrWipedChunk || s.Errors[0].Chunk != 1 || s.Errors[0].Offset != parser.FileHeaderSize+parser.ChunkSize {
+		t.Errorf("errors %v, want one wiped-chunk error at chunk 1", s.Errors)
+	}
+	if len(evs) == 0 || len(evs) >= n || s.SHA256 == "" {
+		t.Errorf("%d process events of %d, sha256 %q: the rest is read and the file hashed", len(evs), n, s.SHA256)
+	}
+}
