@@ -6,6 +6,7 @@ package detections
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -214,6 +215,61 @@ func Merge(sets ...[]*Rule) ([]*Rule, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// RuleSet is the rules an analysis runs and the rule files it could not
+// use, each with the reason: nothing offered as a rule is dropped unsaid.
+type RuleSet struct {
+	Rules         []*Rule     // by id
+	NotLoaded     []NotLoaded // by file
+	NotApplicable []string    // Sigma rules for other logs than process creation
+}
+
+// NotLoaded is a rule file that was not loaded, and why.
+type NotLoaded struct {
+	File   string `json:"file"`
+	Reason string `json:"reason"`
+}
+
+// Add adds rules, and the errors of the files that did not load. A rule
+// whose id is already taken is not loaded either.
+func (s *RuleSet) Add(rules []*Rule, errs []error) {
+	byID := map[string]*Rule{}
+	for _, r := range s.Rules {
+		byID[r.ID] = r
+	}
+	for _, r := range rules {
+		if prev := byID[r.ID]; prev != nil {
+			s.NotLoaded = append(s.NotLoaded, NotLoaded{File: r.File, Reason: fmt.Sprintf("rule id %s is already defined by %s", r.ID, prev.File)})
+			continue
+		}
+		byID[r.ID] = r
+		s.Rules = append(s.Rules, r)
+	}
+	// One entry per file, its problems joined.
+	at := map[string]int{}
+	for _, err := range errs {
+		nl := NotLoaded{Reason: err.Error()}
+		var re *RuleError
+		var pe *fs.PathError
+		switch {
+		case errors.As(err, &re):
+			nl = NotLoaded{File: re.File, Reason: re.Msg}
+			if re.Line > 0 {
+				nl.Reason = fmt.Sprintf("line %d: %s", re.Line, re.Msg)
+			}
+		case errors.As(err, &pe):
+			nl = NotLoaded{File: pe.Path, Reason: pe.Err.Error()}
+		}
+		if i, ok := at[nl.File]; ok && nl.File != "" {
+			s.NotLoaded[i].Reason += "; " + nl.Reason
+			continue
+		}
+		at[nl.File] = len(s.NotLoaded)
+		s.NotLoaded = append(s.NotLoaded, nl)
+	}
+	sort.SliceStable(s.Rules, func(i, j int) bool { return s.Rules[i].ID < s.Rules[j].ID })
+	sort.SliceStable(s.NotLoaded, func(i, j int) bool { return s.NotLoaded[i].File < s.NotLoaded[j].File })
 }
 
 var (

@@ -28,10 +28,14 @@ type Case struct {
 	PathErrors  []string
 	Timeline    *timeline.Timeline
 	Rules       []*detections.Rule
-	Findings    []*detections.Finding // after the filters below
-	Filter      timeline.Filter
-	MinSeverity detections.Severity
-	MergedFrom  []string // case folders combined by evtxhunt merge
+	// Rule files offered that were not loaded, with the reason, and Sigma
+	// rules for other logs.
+	RulesNotLoaded     []detections.NotLoaded
+	RulesNotApplicable []string
+	Findings           []*detections.Finding // after the filters below
+	Filter             timeline.Filter
+	MinSeverity        detections.Severity
+	MergedFrom         []string // case folders combined by evtxhunt merge
 }
 
 // Processes are the timeline's processes that pass the case's filter.
@@ -64,7 +68,14 @@ type Summary struct {
 	Census          []parser.CensusRow `json:"census"`
 	Hosts           []summaryHost      `json:"hosts"`
 	Timeline        summaryTimeline    `json:"timeline"`
+	Rules           summaryRules       `json:"rules"`
 	Findings        summaryFindings    `json:"findings"`
+}
+
+type summaryRules struct {
+	Loaded        int                    `json:"loaded"`
+	NotLoaded     []detections.NotLoaded `json:"not_loaded"`
+	NotApplicable []string               `json:"not_applicable"`
 }
 
 type summaryFilters struct {
@@ -157,6 +168,8 @@ func (c *Case) Summary() Summary {
 		s.Hosts = append(s.Hosts, sh)
 	}
 	s.Timeline = summaryTimeline{Processes: c.Timeline.Processes(), Duplicates: c.Timeline.Duplicates}
+	s.Rules = summaryRules{Loaded: len(c.Rules), NotLoaded: append([]detections.NotLoaded{}, c.RulesNotLoaded...),
+		NotApplicable: append([]string{}, c.RulesNotApplicable...)}
 	s.Findings = summaryFindings{Total: len(c.Findings), BySeverity: c.FindingsBySeverity(), ByRule: []ruleCount{}}
 	for _, r := range c.Rules {
 		rc := ruleCount{RuleID: r.ID, RuleName: r.Name, Severity: r.Severity}

@@ -35,7 +35,7 @@ type analysis struct {
 	zone       *time.Location
 	filter     timeline.Filter
 	min, fail  detections.Severity
-	ruleSet    []*detections.Rule
+	set        *detections.RuleSet
 }
 
 func (a *analysis) register(fs *flag.FlagSet) {
@@ -53,9 +53,10 @@ func (a *analysis) register(fs *flag.FlagSet) {
 	fs.BoolVar(&a.quiet, "quiet", false, "no progress bar")
 }
 
-// parse checks the flags; inputs are the evidence or case folders read, which
+// parse checks the flags and loads the rules, saying on stderr which rule
+// files did not load; inputs are the evidence or case folders read, which
 // the output must stay out of.
-func (a *analysis) parse(inputs []string, now time.Time) error {
+func (a *analysis) parse(inputs []string, now time.Time, stderr io.Writer) error {
 	for _, f := range strings.Split(a.formats, ",") {
 		f = strings.ToLower(strings.TrimSpace(f))
 		if f == "" {
@@ -85,18 +86,10 @@ func (a *analysis) parse(inputs []string, now time.Time) error {
 			return fmt.Errorf("--fail-on: %v", err)
 		}
 	}
-	if a.ruleSet, err = loadRules(a.rules); err != nil {
+	if a.set, err = loadRuleSet(a.rules, a.sigma); err != nil {
 		return err
 	}
-	for _, dir := range a.sigma {
-		load := detections.LoadSigma(dir)
-		if len(load.Rules) == 0 {
-			return fmt.Errorf("--sigma %s: no process_creation rule loaded (%d errors)", dir, len(load.Errors))
-		}
-		if a.ruleSet, err = detections.Merge(a.ruleSet, load.Rules); err != nil {
-			return fmt.Errorf("--sigma %s: %v", dir, err)
-		}
-	}
+	printNotLoaded(stderr, a.set, " (all listed in summary.json, rules.not_loaded)")
 	if a.out == "" {
 		a.out = "evtxhunt-" + now.UTC().Format("20060102T150405Z")
 	}
@@ -134,7 +127,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, fs, err)
 	}
 	started := time.Now()
-	if err := a.parse(paths, started); err != nil {
+	if err := a.parse(paths, started, stderr); err != nil {
 		return usageError(stderr, fs, err)
 	}
 
@@ -172,9 +165,10 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 // finish builds the timeline, runs the rules, writes the case folder and
 // prints the findings; it returns exitClean or, with --fail-on, exit 3.
 func (a *analysis) finish(c *reports.Case, b *timeline.Builder, stdout, stderr io.Writer) int {
-	c.Zone, c.Filter, c.MinSeverity, c.Rules = a.zone, a.filter, a.min, a.ruleSet
+	c.Zone, c.Filter, c.MinSeverity = a.zone, a.filter, a.min
+	c.Rules, c.RulesNotLoaded, c.RulesNotApplicable = a.set.Rules, a.set.NotLoaded, a.set.NotApplicable
 	c.Timeline = b.Build()
-	for _, f := range detections.NewEngine(a.ruleSet).Run(c.Timeline) {
+	for _, f := range detections.NewEngine(a.set.Rules).Run(c.Timeline) {
 		if f.Rule.Severity.Rank() >= a.min.Rank() && slices.ContainsFunc(f.Hits, func(h detections.Hit) bool { return a.filter.Match(h.Process) }) {
 			c.Findings = append(c.Findings, f)
 		}
@@ -279,7 +273,7 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, fs, errors.New("no case folder given"))
 	}
 	started := time.Now()
-	if err := a.parse(dirs, started); err != nil {
+	if err := a.parse(dirs, started, stderr); err != nil {
 		return usageError(stderr, fs, err)
 	}
 	c := &reports.Case{Version: version, CommandLine: append([]string{"evtxhunt", "merge"}, args...), Started: started, MergedFrom: dirs}
