@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -283,20 +284,38 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "evtxhunt merge: %v\n", err)
 		return exitEvidence
 	}
+	// A case folder that is damaged or incomplete is merged as far as it
+	// can be read, and what could not be is reported; only when no case
+	// gives anything is the merge refused.
+	usable := 0
 	for _, dir := range dirs {
-		s, err := reports.ReadSummary(dir)
-		if err == nil {
-			err = readEvents(filepath.Join(dir, reports.EventsFile), func(ev *parser.ProcessEvent) error {
-				b.Add(ev)
-				return events.write(ev)
-			})
+		var problems []string
+		s, serr := reports.ReadSummary(dir)
+		if err := serr; err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v: its evidence inventory and parse health are not in the merge", dir, err))
+		} else {
+			c.Files = append(c.Files, s.Parse.Files...)
+			c.PathErrors = append(c.PathErrors, s.Evidence.PathErrors...)
 		}
-		if err != nil {
-			fmt.Fprintf(stderr, "evtxhunt merge: %s: %v (was it scanned with --format jsonl?)\n", dir, err)
-			return exitUsage
+		skipped, eerr := readEvents(filepath.Join(dir, reports.EventsFile), func(ev *parser.ProcessEvent) error {
+			b.Add(ev)
+			return events.write(ev)
+		})
+		if err := eerr; err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v: its events are not in the merge (was it scanned with --format jsonl?)", dir, err))
 		}
-		c.Files = append(c.Files, s.Parse.Files...)
-		c.PathErrors = append(c.PathErrors, s.Evidence.PathErrors...)
+		problems = append(problems, skipped...)
+		if serr == nil || eerr == nil {
+			usable++
+		}
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "evtxhunt merge: %s\n", p)
+		}
+		c.PathErrors = append(c.PathErrors, problems...)
+	}
+	if usable == 0 {
+		fmt.Fprintln(stderr, "evtxhunt merge: no case folder could be read")
+		return exitUsage
 	}
 	if err := events.close(); err != nil {
 		fmt.Fprintf(stderr, "evtxhunt merge: %v\n", err)
@@ -310,25 +329,88 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// readEvents reads an events.jsonl file.
-func readEvents(path string, fn func(*parser.ProcessEvent) error) error {
+// maxEventLine bounds a line of events.jsonl: an event with the longest
+// command lines Windows records is well under 1 MiB.
+const maxEventLine = 16 << 20
+
+// readEvents reads a case's events.jsonl, calling fn for the event of every
+// complete line. A line that is not an event (damaged, a last line cut short
+// by a full disk, longer than any event) is skipped and described in
+// skipped, with its file and line number. err is set when the file cannot
+// be read at all, or fn fails.
+func readEvents(path string, fn func(*parser.ProcessEvent) error) (skipped []string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
-	dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<16))
-	for {
-		var ev parser.ProcessEvent
-		if err := dec.Decode(&ev); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if err := fn(&ev); err != nil {
-			return err
+	const listed = 10 // lines described one by one; the rest are counted
+	bad := 0
+	skip := func(line int, why string) {
+		if bad++; bad <= listed {
+			skipped = append(skipped, fmt.Sprintf("%s:%d: %s, line skipped", path, line, why))
 		}
 	}
+	r := bufio.NewReaderSize(f, 1<<16)
+	var buf []byte
+	for line := 1; ; line++ {
+		buf = buf[:0]
+		tooLong := false
+		var rerr error
+		for {
+			var part []byte
+			part, rerr = r.ReadSlice('\n')
+			if len(buf)+len(part) <= maxEventLine {
+				buf = append(buf, part...)
+			} else {
+				tooLong = true
+			}
+			if rerr != bufio.ErrBufferFull {
+				break
+			}
+		}
+		if rerr != nil && rerr != io.EOF {
+			return skipped, fmt.Errorf("%s:%d: %w", path, line, rerr)
+		}
+		complete := len(buf) > 0 && buf[len(buf)-1] == '\n'
+		switch text := bytes.TrimSpace(buf); {
+		case tooLong:
+			skip(line, fmt.Sprintf("longer than %d bytes", maxEventLine))
+		case len(text) == 0:
+		default:
+			var ev parser.ProcessEvent
+			if err := json.Unmarshal(text, &ev); err != nil {
+				if !complete {
+					skip(line, fmt.Sprintf("last line cut short (%d bytes, no end of line)", len(buf)))
+				} else {
+					skip(line, "not an event: "+err.Error())
+				}
+				break
+			}
+			if !knownSource(ev.Source) {
+				skip(line, fmt.Sprintf("not an event: source %q", ev.Source))
+				break
+			}
+			if err := fn(&ev); err != nil {
+				return skipped, err
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+	}
+	if bad > listed {
+		skipped = append(skipped, fmt.Sprintf("%s: %d more lines skipped", path, bad-listed))
+	}
+	return skipped, nil
+}
+
+func knownSource(s parser.Source) bool {
+	switch s {
+	case parser.SourceSecurity4688, parser.SourceSysmon1, parser.SourceSecurity4689, parser.SourceSysmon5:
+		return true
+	}
+	return false
 }
 
 // stringList is a repeatable string flag.
