@@ -35,7 +35,8 @@ type Case struct {
 	Findings           []*detections.Finding // after the filters below
 	Filter             timeline.Filter
 	MinSeverity        detections.Severity
-	MergedFrom         []string // case folders combined by evtxhunt merge
+	MergedFrom         []string   // case folders combined by evtxhunt merge
+	Output             []CaseFile // the case folder's files, as they were written
 }
 
 // Processes are the timeline's processes that pass the case's filter.
@@ -70,6 +71,14 @@ type Summary struct {
 	Timeline        summaryTimeline    `json:"timeline"`
 	Rules           summaryRules       `json:"rules"`
 	Findings        summaryFindings    `json:"findings"`
+	CaseFiles       summaryCaseFiles   `json:"case_files"`
+}
+
+// summaryCaseFiles lists the files of the case folder: summary.json is
+// written last, so it can tell which others are there.
+type summaryCaseFiles struct {
+	Written []string   `json:"written"`
+	Failed  []CaseFile `json:"failed"`
 }
 
 type summaryRules struct {
@@ -181,6 +190,14 @@ func (c *Case) Summary() Summary {
 		}
 		if rc.Findings > 0 {
 			s.Findings.ByRule = append(s.Findings.ByRule, rc)
+		}
+	}
+	s.CaseFiles = summaryCaseFiles{Written: []string{}, Failed: []CaseFile{}}
+	for _, f := range c.Output {
+		if f.Error == "" {
+			s.CaseFiles.Written = append(s.CaseFiles.Written, f.Name)
+		} else {
+			s.CaseFiles.Failed = append(s.CaseFiles.Failed, f)
 		}
 	}
 	slices.SortStableFunc(s.Findings.ByRule, func(a, b ruleCount) int {
@@ -300,48 +317,62 @@ const (
 // Formats a case folder can hold, beside summary.json.
 var Formats = []string{"html", "xlsx", "jsonl", "csv"}
 
+// WriteOptions tune WriteCase.
+type WriteOptions struct {
+	Wrap WrapFunc // when set, wraps each file's writer
+}
+
 // WriteCase writes the case's files for the given formats into dir, which
-// must exist. summary.json is always written. events.jsonl is written by the
-// caller while it scans.
-func WriteCase(dir string, c *Case, formats []string) error {
-	files := map[string]func(io.Writer) error{
-		SummaryFile: func(w io.Writer) error { return WriteSummary(w, c) },
+// must exist, each under a temporary name renamed into place when complete.
+// A file that fails does not stop the others. summary.json is always
+// written, last, listing every file of the folder written and every failure
+// (c.Output may already hold files the caller wrote, such as events.jsonl).
+// The error is an *IncompleteError when some file was not written.
+func WriteCase(dir string, c *Case, formats []string, o WriteOptions) error {
+	type caseWrite struct {
+		name  string
+		write func(io.Writer) error
 	}
+	var files []caseWrite
 	for _, f := range formats {
 		switch f {
 		case "jsonl":
 			procs := c.Processes()
-			files[DetectionsFile] = func(w io.Writer) error { return WriteDetectionsJSONL(w, c.Findings) }
-			files[TimelineJSONL] = func(w io.Writer) error { return WriteTimelineJSONL(w, procs, time.UTC) }
+			files = append(files, caseWrite{DetectionsFile, func(w io.Writer) error { return WriteDetectionsJSONL(w, c.Findings) }},
+				caseWrite{TimelineJSONL, func(w io.Writer) error { return WriteTimelineJSONL(w, procs, time.UTC) }})
 		case "csv":
 			procs := c.Processes()
-			files[TimelineCSV] = func(w io.Writer) error { return WriteTimelineCSV(w, procs, c.Zone) }
+			files = append(files, caseWrite{TimelineCSV, func(w io.Writer) error { return WriteTimelineCSV(w, procs, c.Zone) }})
 		case "html":
-			files[HTMLFile] = func(w io.Writer) error { return WriteHTML(w, c, HTMLOptions{}) }
+			files = append(files, caseWrite{HTMLFile, func(w io.Writer) error { return WriteHTML(w, c, HTMLOptions{}) }})
 		case "xlsx":
-			files[XLSXFile] = func(w io.Writer) error { return WriteXLSX(w, c, XLSXOptions{}) }
+			files = append(files, caseWrite{XLSXFile, func(w io.Writer) error { return WriteXLSX(w, c, XLSXOptions{}) }})
 		default:
 			return fmt.Errorf("unknown format %q", f)
 		}
 	}
-	for name, write := range files {
-		if err := writeFile(filepath.Join(dir, name), write); err != nil {
-			return err
-		}
+	for _, f := range files {
+		c.Output = append(c.Output, writeCaseFile(dir, f.name, o.Wrap, f.write))
 	}
-	return nil
+	c.Output = append(c.Output, CaseFile{Name: SummaryFile}) // as it will be, if it can be written
+	if res := writeCaseFile(dir, SummaryFile, o.Wrap, func(w io.Writer) error { return WriteSummary(w, c) }); res.Error != "" {
+		c.Output[len(c.Output)-1] = res
+	}
+	return incomplete(dir, c.Output)
 }
 
-func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
+// incomplete returns an *IncompleteError for the files that failed, or nil.
+func incomplete(dir string, files []CaseFile) error {
+	var failed []CaseFile
+	for _, f := range files {
+		if f.Error != "" {
+			failed = append(failed, f)
+		}
 	}
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
+	if len(failed) == 0 {
+		return nil
 	}
-	return f.Close()
+	return &IncompleteError{Dir: dir, Failed: failed}
 }
 
 // ReadSummary reads a case folder's summary.json, for merge.
@@ -358,10 +389,11 @@ func ReadSummary(dir string) (*Summary, error) {
 }
 
 // WriteTimelineFiles writes timeline.jsonl (UTC) and timeline.csv (times in
-// zone) into dir.
-func WriteTimelineFiles(dir string, procs []*timeline.Process, zone *time.Location) error {
-	if err := writeFile(filepath.Join(dir, TimelineJSONL), func(w io.Writer) error { return WriteTimelineJSONL(w, procs, time.UTC) }); err != nil {
-		return err
-	}
-	return writeFile(filepath.Join(dir, TimelineCSV), func(w io.Writer) error { return WriteTimelineCSV(w, procs, zone) })
+// zone) into dir, as WriteCase writes its files. The error is an
+// *IncompleteError when some file was not written.
+func WriteTimelineFiles(dir string, procs []*timeline.Process, zone *time.Location, o WriteOptions) error {
+	return incomplete(dir, []CaseFile{
+		writeCaseFile(dir, TimelineJSONL, o.Wrap, func(w io.Writer) error { return WriteTimelineJSONL(w, procs, time.UTC) }),
+		writeCaseFile(dir, TimelineCSV, o.Wrap, func(w io.Writer) error { return WriteTimelineCSV(w, procs, zone) }),
+	})
 }

@@ -14,10 +14,11 @@ import (
 
 // Exit codes shared by every subcommand.
 const (
-	exitClean    = 0 // everything read, nothing to report
-	exitEvidence = 1 // some evidence could not be read; the rest was analysed
-	exitUsage    = 2
-	exitFindings = 3 // a finding reached --fail-on
+	exitClean      = 0 // everything read, nothing to report
+	exitEvidence   = 1 // some evidence could not be read; the rest was analysed
+	exitUsage      = 2
+	exitFindings   = 3 // a finding reached --fail-on
+	exitIncomplete = 4 // a file of the case folder could not be written; it says which
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

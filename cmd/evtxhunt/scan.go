@@ -134,27 +134,22 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	events, err := newEventLog(a.out, a.has("jsonl"))
-	if err != nil {
-		fmt.Fprintf(stderr, "evtxhunt scan: %v\n", err)
-		return exitEvidence
-	}
+	events := newEventLog(a.out, a.has("jsonl"))
 	b := timeline.NewBuilder(timeline.Options{})
 	res, err := scanEvidence(ctx, paths, skipOtherLogs(dec.options()),
 		func(files []string) *progress { return newProgress(stderr, a.quiet, files) }, stderr,
 		func(ev *parser.ProcessEvent) error {
 			b.Add(ev)
-			return events.write(ev)
+			events.write(ev)
+			return nil
 		})
-	if cerr := events.close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
+		events.abort(err)
 		fmt.Fprintf(stderr, "evtxhunt scan: %v\n", err)
 		return exitEvidence
 	}
 	c := &reports.Case{Version: version, CommandLine: append([]string{"evtxhunt", "scan"}, args...), Started: started,
-		Files: res.stats, PathErrors: errorStrings(res.pathErrs)}
+		Files: res.stats, PathErrors: errorStrings(res.pathErrs), Output: events.close()}
 	code := a.finish(c, b, stdout, stderr)
 	printParseSummary(stderr, res)
 	if code == exitClean && !res.clean() {
@@ -164,7 +159,8 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 }
 
 // finish builds the timeline, runs the rules, writes the case folder and
-// prints the findings; it returns exitClean or, with --fail-on, exit 3.
+// prints the findings; it returns exitClean, exitIncomplete when a file of
+// the case folder could not be written, or with --fail-on exitFindings.
 func (a *analysis) finish(c *reports.Case, b *timeline.Builder, stdout, stderr io.Writer) int {
 	c.Zone, c.Filter, c.MinSeverity = a.zone, a.filter, a.min
 	c.Rules, c.RulesNotLoaded, c.RulesNotApplicable = a.set.Rules, a.set.NotLoaded, a.set.NotApplicable
@@ -175,11 +171,12 @@ func (a *analysis) finish(c *reports.Case, b *timeline.Builder, stdout, stderr i
 		}
 	}
 	c.Finished = time.Now()
-	if err := reports.WriteCase(a.out, c, a.formatList); err != nil {
-		fmt.Fprintf(stderr, "evtxhunt: writing the case folder: %v\n", err)
-		return exitEvidence
-	}
+	werr := reports.WriteCase(a.out, c, a.formatList, reports.WriteOptions{})
 	printFindings(stdout, c, a.out)
+	if werr != nil {
+		fmt.Fprintf(stderr, "evtxhunt: %v\n", werr)
+		return exitIncomplete
+	}
 	if a.fail != "" && slices.ContainsFunc(c.Findings, func(f *detections.Finding) bool { return f.Rule.Severity.Rank() >= a.fail.Rank() }) {
 		return exitFindings
 	}
@@ -223,43 +220,53 @@ func errorStrings(errs []error) []string {
 }
 
 // eventLog writes every process event read to events.jsonl, which merge
-// rebuilds a case from.
+// rebuilds a case from. A write that fails (a full disk) does not stop the
+// analysis: the file is then not committed, and close says why.
 type eventLog struct {
-	f   *os.File
-	w   *bufio.Writer
-	enc *json.Encoder
+	file   *reports.AtomicFile
+	w      *bufio.Writer
+	enc    *json.Encoder
+	failed bool
 }
 
-func newEventLog(dir string, enabled bool) (*eventLog, error) {
+func newEventLog(dir string, enabled bool) *eventLog {
 	if !enabled {
-		return &eventLog{}, nil
+		return &eventLog{}
 	}
-	f, err := os.Create(filepath.Join(dir, reports.EventsFile))
-	if err != nil {
-		return nil, err
-	}
+	f := reports.CreateAtomic(dir, reports.EventsFile, nil)
 	w := bufio.NewWriterSize(f, 1<<16)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	return &eventLog{f, w, enc}, nil
+	return &eventLog{file: f, w: w, enc: enc}
 }
 
-func (l *eventLog) write(ev *parser.ProcessEvent) error {
-	if l.enc == nil {
-		return nil
+func (l *eventLog) write(ev *parser.ProcessEvent) {
+	if l.enc == nil || l.failed {
+		return
 	}
-	return l.enc.Encode(ev)
+	if err := l.enc.Encode(ev); err != nil {
+		l.failed = true
+		l.file.Fail(err)
+	}
 }
 
-func (l *eventLog) close() error {
-	if l.f == nil {
+// abort removes events.jsonl: the analysis stopped before its end.
+func (l *eventLog) abort(err error) {
+	if l.file != nil {
+		l.file.Fail(err)
+		l.file.Commit()
+	}
+}
+
+// close commits events.jsonl and gives its outcome, if it was written at all.
+func (l *eventLog) close() []reports.CaseFile {
+	if l.file == nil {
 		return nil
 	}
-	err := l.w.Flush()
-	if cerr := l.f.Close(); err == nil {
-		err = cerr
+	if err := l.w.Flush(); err != nil {
+		l.file.Fail(err)
 	}
-	return err
+	return []reports.CaseFile{l.file.Commit()}
 }
 
 func runMerge(args []string, stdout, stderr io.Writer) int {
@@ -279,11 +286,7 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 	}
 	c := &reports.Case{Version: version, CommandLine: append([]string{"evtxhunt", "merge"}, args...), Started: started, MergedFrom: dirs}
 	b := timeline.NewBuilder(timeline.Options{})
-	events, err := newEventLog(a.out, a.has("jsonl"))
-	if err != nil {
-		fmt.Fprintf(stderr, "evtxhunt merge: %v\n", err)
-		return exitEvidence
-	}
+	events := newEventLog(a.out, a.has("jsonl"))
 	// A case folder that is damaged or incomplete is merged as far as it
 	// can be read, and what could not be is reported; only when no case
 	// gives anything is the merge refused.
@@ -299,7 +302,8 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 		}
 		skipped, eerr := readEvents(filepath.Join(dir, reports.EventsFile), func(ev *parser.ProcessEvent) error {
 			b.Add(ev)
-			return events.write(ev)
+			events.write(ev)
+			return nil
 		})
 		if err := eerr; err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v: its events are not in the merge (was it scanned with --format jsonl?)", dir, err))
@@ -317,10 +321,7 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "evtxhunt merge: no case folder could be read")
 		return exitUsage
 	}
-	if err := events.close(); err != nil {
-		fmt.Fprintf(stderr, "evtxhunt merge: %v\n", err)
-		return exitEvidence
-	}
+	c.Output = events.close()
 	slices.SortStableFunc(c.Files, func(x, y *parser.FileStats) int { return strings.Compare(x.Path, y.Path) })
 	code := a.finish(c, b, stdout, stderr)
 	if code == exitClean && parser.Sum(c.Files).Errors+len(c.PathErrors) > 0 {

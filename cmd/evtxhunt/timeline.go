@@ -58,9 +58,9 @@ func runTimeline(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "evtxhunt timeline: %v\n", err)
 			return exitEvidence
 		}
-		if err := reports.WriteTimelineFiles(*out, tl.Select(filter), time.UTC); err != nil {
+		if err := reports.WriteTimelineFiles(*out, tl.Select(filter), time.UTC, reports.WriteOptions{}); err != nil {
 			fmt.Fprintf(stderr, "evtxhunt timeline: %v\n", err)
-			return exitEvidence
+			return exitIncomplete
 		}
 	}
 	if *tree || *out == "" {
