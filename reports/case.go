@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evtxhunt/evtxhunt/detections"
+	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
@@ -276,8 +277,7 @@ func newHitJSON(h detections.Hit) hitJSON {
 // WriteDetectionsJSONL writes one finding per line. Times are UTC.
 func WriteDetectionsJSONL(w io.Writer, findings []*detections.Finding) error {
 	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
+	enc := termsafe.NewEncoder(bw)
 	for _, f := range findings {
 		fj := findingJSON{RuleID: f.Rule.ID, RuleName: f.Rule.Name, Severity: f.Rule.Severity, RiskScore: f.Rule.RiskScore,
 			Attack: f.Rule.TechniqueIDs(), Host: f.Host, Time: utc(f.Time), NextHops: f.NextHops(), Evidence: f.Evidence()}
@@ -299,7 +299,7 @@ func WriteSummary(w io.Writer, c *Case) error {
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err = w.Write(append(termsafe.AppendJSON(nil, b), '\n'))
 	return err
 }
 

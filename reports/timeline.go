@@ -6,13 +6,13 @@ package reports
 import (
 	"bufio"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
@@ -59,8 +59,7 @@ func newTimelineRecord(p *timeline.Process, loc *time.Location) timelineRecord {
 // WriteTimelineJSONL writes one JSON object per process.
 func WriteTimelineJSONL(w io.Writer, procs []*timeline.Process, loc *time.Location) error {
 	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
+	enc := termsafe.NewEncoder(bw)
 	for _, p := range procs {
 		if err := enc.Encode(newTimelineRecord(p, loc)); err != nil {
 			return err
@@ -119,7 +118,8 @@ func processMessage(p *timeline.Process) string {
 
 // WriteTree prints each host's process trees for a terminal. With a filter
 // that selects processes, only those and their ancestors are printed, the
-// selected ones marked with '*'.
+// selected ones marked with '*'. Text from the evidence is made safe for the
+// terminal (termsafe).
 func WriteTree(w io.Writer, tl *timeline.Timeline, f timeline.Filter, loc *time.Location) error {
 	bw := bufio.NewWriter(w)
 	selected := map[*timeline.Process]bool{}
@@ -136,7 +136,7 @@ func WriteTree(w io.Writer, tl *timeline.Timeline, f timeline.Filter, loc *time.
 		if f.Host != "" && timeline.CanonicalHost(f.Host) != h.Name {
 			continue
 		}
-		fmt.Fprintf(bw, "== %s (%s): %d processes\n", h.Name, strings.Join(h.Spellings, ", "), len(h.Processes))
+		fmt.Fprintf(bw, "== %s (%s): %d processes\n", termsafe.String(h.Name), termsafe.String(strings.Join(h.Spellings, ", ")), len(h.Processes))
 		for _, root := range h.Roots() {
 			if narrowed && !keep[root] {
 				continue
@@ -153,20 +153,20 @@ func writeNode(w *bufio.Writer, p *timeline.Process, prefix, branch string, narr
 	if selected[p] && narrowed {
 		mark = "*"
 	}
-	line := fmt.Sprintf("%s%s%s %s (%d)", prefix, branch, mark, parser.BaseName(p.Image), p.PID)
+	line := fmt.Sprintf("%s%s%s %s (%d)", prefix, branch, mark, termsafe.String(parser.BaseName(p.Image)), p.PID)
 	if p.Placeholder {
 		line += " [not logged]"
 	} else {
 		line = fmt.Sprintf("%s  %s", formatTime(p.Time, loc), line)
 		if p.User != "" {
-			line += " " + p.User
+			line += " " + termsafe.String(p.User)
 		}
 		if p.Link == timeline.LinkAmbiguous {
-			line += " [ambiguous parent: " + p.LinkNote + "]"
+			line += " [ambiguous parent: " + termsafe.String(p.LinkNote) + "]"
 		}
-		if cmd := p.CommandLine; cmd != "" {
-			if len(cmd) > 140 {
-				cmd = cmd[:137] + "..."
+		if cmd := termsafe.String(p.CommandLine); cmd != "" {
+			if r := []rune(cmd); len(r) > 140 {
+				cmd = string(r[:137]) + "..."
 			}
 			line += "  " + cmd
 		}

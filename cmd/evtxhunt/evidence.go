@@ -35,7 +35,7 @@ func scanEvidence(ctx context.Context, paths []string, opts parser.Options, prog
 	start := time.Now()
 	files, pathErrs := parser.FindEvidence(paths)
 	for _, err := range pathErrs {
-		fmt.Fprintf(stderr, "evtxhunt: %v\n", err)
+		fmt.Fprintf(stderr, "evtxhunt: %s\n", safeError(err))
 	}
 	bar := &progress{}
 	if prog != nil {

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/evtxhunt/evtxhunt/detections"
+	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 )
 
 func runRules(args []string, stdout, stderr io.Writer) int {
@@ -29,14 +30,15 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	}
 	set, err := loadRuleSet(*extra, nil)
 	if err != nil {
-		fmt.Fprintf(stderr, "evtxhunt rules: %v\n", err)
+		fmt.Fprintf(stderr, "evtxhunt rules: %s\n", safeError(err))
 		return exitUsage
 	}
 	printNotLoaded(stderr, set, "")
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSEVERITY\tRISK\tATT&CK\tNAME")
 	for _, r := range set.Rules {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.ID, r.Severity, r.RiskScore, strings.Join(r.TechniqueIDs(), ","), r.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", termsafe.String(r.ID), termsafe.String(string(r.Severity)), r.RiskScore,
+			termsafe.String(strings.Join(r.TechniqueIDs(), ",")), termsafe.String(r.Name))
 	}
 	tw.Flush()
 	if len(set.NotLoaded) > 0 {
@@ -105,7 +107,7 @@ func printNotLoaded(w io.Writer, set *detections.RuleSet, where string) {
 	if n := len(set.NotLoaded); n > 0 {
 		fmt.Fprintf(w, "evtxhunt: %d rule files not loaded%s:\n", n, where)
 		for _, nl := range set.NotLoaded[:min(n, show)] {
-			fmt.Fprintf(w, "  %s: %s\n", nl.File, nl.Reason)
+			fmt.Fprintf(w, "  %s: %s\n", termsafe.String(nl.File), termsafe.String(nl.Reason))
 		}
 		if n > show {
 			fmt.Fprintf(w, "  ... %d more\n", n-show)
@@ -126,9 +128,9 @@ func checkRules(dir string, stdout, stderr io.Writer) int {
 		errs = append(errs, err)
 	}
 	for _, e := range errs {
-		fmt.Fprintln(stderr, e)
+		fmt.Fprintln(stderr, safeError(e))
 	}
-	fmt.Fprintf(stdout, "%d rules loaded from %s, %d problems\n", len(rules), dir, len(errs))
+	fmt.Fprintf(stdout, "%d rules loaded from %s, %d problems\n", len(rules), termsafe.String(dir), len(errs))
 	if len(errs) > 0 {
 		return exitEvidence
 	}
@@ -147,11 +149,11 @@ func mustBuiltin() []*detections.Rule {
 func reportSigma(dir string, stdout, stderr io.Writer) int {
 	load := detections.LoadSigma(dir)
 	for _, err := range load.Errors {
-		fmt.Fprintf(stderr, "not compiled: %v\n", err)
+		fmt.Fprintf(stderr, "not compiled: %s\n", safeError(err))
 	}
 	total := len(load.Rules) + len(load.NotApplicable) + len(load.Errors)
 	fmt.Fprintf(stdout, "%d Sigma rules in %s: %d loaded, %d not applicable (not windows process_creation), %d failed to compile\n",
-		total, dir, len(load.Rules), len(load.NotApplicable), len(load.Errors))
+		total, termsafe.String(dir), len(load.Rules), len(load.NotApplicable), len(load.Errors))
 	fmt.Fprintf(stdout, "%d loaded rules read fields Security 4688 does not have (OriginalFileName, Hashes, ...): on 4688 those tests never match\n", len(load.Partial4688))
 	if len(load.Errors) > 0 {
 		return exitEvidence

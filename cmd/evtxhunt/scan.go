@@ -19,6 +19,7 @@ import (
 	_ "time/tzdata" // --tz works on machines without a zone database
 
 	"github.com/evtxhunt/evtxhunt/detections"
+	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
 	"github.com/evtxhunt/evtxhunt/reports"
 	"github.com/evtxhunt/evtxhunt/timeline"
@@ -145,7 +146,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		})
 	if err != nil {
 		events.abort(err)
-		fmt.Fprintf(stderr, "evtxhunt scan: %v\n", err)
+		fmt.Fprintf(stderr, "evtxhunt scan: %s\n", safeError(err))
 		return exitEvidence
 	}
 	c := &reports.Case{Version: version, CommandLine: append([]string{"evtxhunt", "scan"}, args...), Started: started,
@@ -174,7 +175,7 @@ func (a *analysis) finish(c *reports.Case, b *timeline.Builder, stdout, stderr i
 	werr := reports.WriteCase(a.out, c, a.formatList, reports.WriteOptions{})
 	printFindings(stdout, c, a.out)
 	if werr != nil {
-		fmt.Fprintf(stderr, "evtxhunt: %v\n", werr)
+		fmt.Fprintf(stderr, "evtxhunt: %s\n", safeError(werr))
 		return exitIncomplete
 	}
 	if a.fail != "" && slices.ContainsFunc(c.Findings, func(f *detections.Finding) bool { return f.Rule.Severity.Rank() >= a.fail.Rank() }) {
@@ -187,13 +188,13 @@ func (a *analysis) finish(c *reports.Case, b *timeline.Builder, stdout, stderr i
 func printFindings(w io.Writer, c *reports.Case, out string) {
 	by := c.FindingsBySeverity()
 	fmt.Fprintf(w, "evtxhunt: %d processes on %d hosts (%d duplicate records counted once); case folder %s\n",
-		c.Timeline.Processes(), len(c.Timeline.Hosts), c.Timeline.Duplicates, out)
+		c.Timeline.Processes(), len(c.Timeline.Hosts), c.Timeline.Duplicates, termsafe.String(out))
 	fmt.Fprintf(w, "findings: %d (critical %d, high %d, medium %d, low %d, informational %d); times in %s\n", len(c.Findings),
 		by[detections.Critical], by[detections.High], by[detections.Medium], by[detections.Low], by[detections.Informational], c.Zone)
 	const show = 15
 	for i, f := range c.Findings {
 		if i == show {
-			fmt.Fprintf(w, "  ... %d more in %s\n", len(c.Findings)-show, filepath.Join(out, reports.DetectionsFile))
+			fmt.Fprintf(w, "  ... %d more in %s\n", len(c.Findings)-show, termsafe.String(filepath.Join(out, reports.DetectionsFile)))
 			break
 		}
 		h := f.Hits[0]
@@ -207,7 +208,7 @@ func printFindings(w io.Writer, c *reports.Case, out string) {
 		if len(f.Hits) > 1 {
 			line += fmt.Sprintf(" (%d hits)", len(f.Hits))
 		}
-		fmt.Fprintln(w, line)
+		fmt.Fprintln(w, termsafe.String(line))
 	}
 }
 
@@ -225,7 +226,7 @@ func errorStrings(errs []error) []string {
 type eventLog struct {
 	file   *reports.AtomicFile
 	w      *bufio.Writer
-	enc    *json.Encoder
+	enc    *termsafe.Encoder
 	failed bool
 }
 
@@ -235,9 +236,7 @@ func newEventLog(dir string, enabled bool) *eventLog {
 	}
 	f := reports.CreateAtomic(dir, reports.EventsFile, nil)
 	w := bufio.NewWriterSize(f, 1<<16)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return &eventLog{file: f, w: w, enc: enc}
+	return &eventLog{file: f, w: w, enc: termsafe.NewEncoder(w)}
 }
 
 func (l *eventLog) write(ev *parser.ProcessEvent) {
@@ -313,7 +312,7 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 			usable++
 		}
 		for _, p := range problems {
-			fmt.Fprintf(stderr, "evtxhunt merge: %s\n", p)
+			fmt.Fprintf(stderr, "evtxhunt merge: %s\n", termsafe.String(p))
 		}
 		c.PathErrors = append(c.PathErrors, problems...)
 	}
