@@ -255,3 +255,28 @@ func TestHTMLTreeBudget(t *testing.T) {
 		t.Error("a host over budget does not say so, or lost its findings")
 	}
 }
+
+// TestXLSXControlCharacters: control characters and bidirectional overrides
+// from the evidence are visible escapes in cells, which XML could not hold
+// (the library turned them into U+FFFD) or would show reversed; text stays
+// text, whatever it starts with.
+func TestXLSXControlCharacters(t *testing.T) {
+	t0 := time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC)
+	b := timeline.NewBuilder(timeline.Options{})
+	b.Add(&parser.ProcessEvent{Host: "WKS01\x1b]0;t\a", Time: t0, Source: parser.SourceSysmon1, RecordID: 1, PID: 100, PPID: 50,
+		Image: `C:\Tools\netscan.exe`, ProcessGUID: "A", CommandLine: "=cmd\x00 /c \x1b[2K\u202etxt.exe\r\nnext", User: "@bob\u009b", File: "x.evtx"})
+	tl := b.Build()
+	c := &Case{Version: "test", Zone: time.UTC, Timeline: tl}
+	f := openXLSX(t, c, XLSXOptions{})
+	for cell, want := range map[string]string{
+		"B2": `WKS01\x1b]0;T\a`, "K2": "=cmd\\x00 /c \\x1b[2K\\u202etxt.exe\\r\nnext", "I2": `@bob\u009b`,
+	} {
+		got, _ := f.GetCellValue(SheetTimeline, cell)
+		if got != want {
+			t.Errorf("%s = %q, want %q", cell, got, want)
+		}
+		if formula, _ := f.GetCellFormula(SheetTimeline, cell); formula != "" {
+			t.Errorf("%s is a formula: %q", cell, formula)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
@@ -73,8 +74,23 @@ func WriteTimelineJSONL(w io.Writer, procs []*timeline.Process, loc *time.Locati
 var timesketchHeader = []string{"message", "datetime", "timestamp", "timestamp_desc", "host", "pid", "ppid", "image",
 	"command_line", "user", "parent_image", "parent_link", "depth", "process_guid", "sources", "evidence"}
 
+// csvCell guards a CSV cell of text from the evidence, the way OWASP
+// recommends against formula injection: a cell that would begin with = + -
+// @ (or their full-width forms, which some spreadsheets also read as
+// formulas), a tab or a carriage return gets a leading single quote, and
+// control characters are written as visible escapes (termsafe: \x1b, \r,
+// \n). The exact value is in timeline.jsonl.
+func csvCell(s string) string {
+	v := termsafe.String(s)
+	if first, _ := utf8.DecodeRuneInString(s); s != "" && strings.ContainsRune("=+-@\t\r\uff1d\uff0b\uff0d\uff20", first) {
+		return "'" + v
+	}
+	return v
+}
+
 // WriteTimelineCSV writes the timeline as a CSV that Timesketch imports as is.
-// Timesketch wants ISO 8601 times with an offset; the zone is loc.
+// Timesketch wants ISO 8601 times with an offset; the zone is loc. Cells of
+// text are guarded against formulas (csvCell).
 func WriteTimelineCSV(w io.Writer, procs []*timeline.Process, loc *time.Location) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(timesketchHeader); err != nil {
@@ -88,10 +104,10 @@ func WriteTimelineCSV(w io.Writer, procs []*timeline.Process, loc *time.Location
 		for _, e := range p.Evidence {
 			evidence = append(evidence, fmt.Sprintf("%s#%d", e.File, e.RecordID))
 		}
-		row := []string{processMessage(p), p.Time.In(loc).Format("2006-01-02T15:04:05.000000-07:00"),
-			strconv.FormatInt(p.Time.UnixMicro(), 10), "Process Creation", p.Host.Name, strconv.Itoa(int(p.PID)),
-			strconv.Itoa(int(p.PPID)), p.Image, p.CommandLine, p.User, p.ResolvedParentImage(), string(p.Link),
-			strconv.Itoa(p.Depth), p.ProcessGUID, strings.Join(sources, " "), strings.Join(evidence, " ")}
+		row := []string{csvCell(processMessage(p)), p.Time.In(loc).Format("2006-01-02T15:04:05.000000-07:00"),
+			strconv.FormatInt(p.Time.UnixMicro(), 10), "Process Creation", csvCell(p.Host.Name), strconv.Itoa(int(p.PID)),
+			strconv.Itoa(int(p.PPID)), csvCell(p.Image), csvCell(p.CommandLine), csvCell(p.User), csvCell(p.ResolvedParentImage()),
+			string(p.Link), strconv.Itoa(p.Depth), csvCell(p.ProcessGUID), strings.Join(sources, " "), csvCell(strings.Join(evidence, " "))}
 		if err := cw.Write(row); err != nil {
 			return err
 		}

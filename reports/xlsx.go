@@ -11,6 +11,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/evtxhunt/evtxhunt/detections"
+	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
@@ -38,11 +39,15 @@ type XLSXOptions struct {
 	MaxRows int
 }
 
-// cellText makes a value safe for a cell: Excel holds at most 32,767
-// characters, so longer values are cut with a visible marker (the full value
-// stays in the JSON lines). Strings are always written as text, never as
-// formulas, whatever they start with.
+// cellText makes a value safe for a cell. XML cannot hold most control
+// characters (the library would turn them into U+FFFD), and bidirectional
+// overrides would show text reversed: both are visible escapes (termsafe;
+// line feeds and tabs stay). Excel holds at most 32,767 characters, so
+// longer values are cut with a visible marker (the full value stays in the
+// JSON lines). Strings are always written as text, never as formulas,
+// whatever they start with.
 func cellText(s string) string {
+	s = termsafe.Text(s)
 	if len(s) <= excelMaxCellChars {
 		return s
 	}
@@ -160,11 +165,28 @@ func (s *sheetStream) next() (string, int, error) {
 	return sheetName(s.base, s.part), s.row + 1, nil
 }
 
+// safeCells passes every text of a row through cellText.
+func safeCells(cells []any) []any {
+	for i, v := range cells {
+		switch v := v.(type) {
+		case string:
+			cells[i] = cellText(v)
+		case excelize.Cell:
+			if str, ok := v.Value.(string); ok {
+				v.Value = cellText(str)
+				cells[i] = v
+			}
+		}
+	}
+	return cells
+}
+
 func (s *sheetStream) write(cells []any, opts ...excelize.RowOpts) error {
 	_, row, err := s.next()
 	if err != nil {
 		return err
 	}
+	safeCells(cells)
 	s.row = row
 	return s.sw.SetRow("A"+strconv.Itoa(row), cells, opts...)
 }
@@ -262,12 +284,7 @@ func (x *xlsxWriter) summary() error {
 	row := 0
 	put := func(cells ...any) error {
 		row++
-		for i, v := range cells {
-			if str, ok := v.(string); ok {
-				cells[i] = cellText(str)
-			}
-		}
-		return sw.SetRow("A"+strconv.Itoa(row), cells)
+		return sw.SetRow("A"+strconv.Itoa(row), safeCells(cells))
 	}
 	section := func(title string, header ...string) error {
 		row++
