@@ -1,8 +1,10 @@
 package reports
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,7 +49,7 @@ type AtomicFile struct {
 // report: writes to a file that could not be created are dropped.
 func CreateAtomic(dir, name string, wrap WrapFunc) *AtomicFile {
 	a := &AtomicFile{dir: dir, name: name}
-	a.f, a.err = os.CreateTemp(dir, "."+name+".*.tmp")
+	a.f, a.err = createTemp(dir, name)
 	if a.err == nil {
 		a.w = a.f
 		if wrap != nil {
@@ -103,6 +105,18 @@ func (a *AtomicFile) Commit() CaseFile {
 		msg += "; the older file of that name was removed"
 	}
 	return CaseFile{Name: a.name, Error: msg}
+}
+
+// createTemp creates a new hidden file beside name in dir, with the
+// permissions os.Create gives (os.CreateTemp's are owner-only).
+func createTemp(dir, name string) (*os.File, error) {
+	for i := 0; ; i++ {
+		path := filepath.Join(dir, fmt.Sprintf(".%s.%d.tmp", name, i))
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) || i == 99 {
+			return f, err
+		}
+	}
 }
 
 // writeCaseFile writes one file of a case folder in one go.
