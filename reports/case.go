@@ -247,19 +247,52 @@ type hitJSON struct {
 }
 
 type findingJSON struct {
-	RuleID    string              `json:"rule_id"`
-	RuleName  string              `json:"rule_name"`
-	Severity  detections.Severity `json:"severity"`
-	RiskScore int                 `json:"risk_score"`
-	Attack    []string            `json:"attack"`
-	Host      string              `json:"host"`
-	Time      string              `json:"time"`
-	NextHops  []string            `json:"next_hops,omitempty"`
-	Process   processJSON         `json:"process"`
-	Parent    *processJSON        `json:"parent,omitempty"`
-	Chain     []processJSON       `json:"chain"`
-	Hits      []hitJSON           `json:"hits"`
-	Evidence  []timeline.Evidence `json:"evidence"`
+	RuleID      string              `json:"rule_id"`
+	RuleName    string              `json:"rule_name"`
+	Severity    detections.Severity `json:"severity"`
+	RiskScore   int                 `json:"risk_score"`
+	Attack      []string            `json:"attack"`
+	Host        string              `json:"host"`
+	Time        string              `json:"time"`
+	Last        string              `json:"last"`
+	Count       int                 `json:"count"` // hits
+	NextHops    []string            `json:"next_hops,omitempty"`
+	Process     processJSON         `json:"process"`
+	Parent      *processJSON        `json:"parent,omitempty"`
+	Chain       []processJSON       `json:"chain"`
+	Hits        []hitJSON           `json:"hits"` // the first detectionExamples
+	HitsOmitted int                 `json:"hits_omitted,omitempty"`
+	Evidence    []timeline.Evidence `json:"evidence"` // of the hits listed, and their parents
+	Records     []fileRecords       `json:"records"`  // of every hit
+}
+
+// fileRecords lists the record ids of one evidence file.
+type fileRecords struct {
+	File      string   `json:"file"`
+	RecordIDs []uint64 `json:"record_ids"`
+}
+
+// detectionExamples is how many hits of a finding detections.jsonl shows in
+// full, with their chains; the records of every hit are listed.
+const detectionExamples = 10
+
+// hitRecords lists the records of every hit, by evidence file in the order
+// first seen.
+func hitRecords(f *detections.Finding) []fileRecords {
+	var out []fileRecords
+	at := map[string]int{}
+	for _, h := range f.Hits {
+		for _, e := range h.Process.Evidence {
+			i, ok := at[e.File]
+			if !ok {
+				i = len(out)
+				at[e.File] = i
+				out = append(out, fileRecords{File: e.File})
+			}
+			out[i].RecordIDs = append(out[i].RecordIDs, e.RecordID)
+		}
+	}
+	return out
 }
 
 func newHitJSON(h detections.Hit) hitJSON {
@@ -274,16 +307,20 @@ func newHitJSON(h detections.Hit) hitJSON {
 	return hj
 }
 
-// WriteDetectionsJSONL writes one finding per line. Times are UTC.
+// WriteDetectionsJSONL writes one finding per line: its first and last
+// time, its count of hits, the first hits in full and the records of all.
+// Times are UTC.
 func WriteDetectionsJSONL(w io.Writer, findings []*detections.Finding) error {
 	bw := bufio.NewWriter(w)
 	enc := termsafe.NewEncoder(bw)
 	for _, f := range findings {
 		fj := findingJSON{RuleID: f.Rule.ID, RuleName: f.Rule.Name, Severity: f.Rule.Severity, RiskScore: f.Rule.RiskScore,
-			Attack: f.Rule.TechniqueIDs(), Host: f.Host, Time: utc(f.Time), NextHops: f.NextHops(), Evidence: f.Evidence()}
-		for _, h := range f.Hits {
+			Attack: f.Rule.TechniqueIDs(), Host: f.Host, Time: utc(f.Time), Last: utc(f.Last()), Count: len(f.Hits),
+			NextHops: f.NextHops(), Evidence: f.Evidence(detectionExamples), Records: hitRecords(f)}
+		for _, h := range f.Hits[:min(len(f.Hits), detectionExamples)] {
 			fj.Hits = append(fj.Hits, newHitJSON(h))
 		}
+		fj.HitsOmitted = len(f.Hits) - len(fj.Hits)
 		first := fj.Hits[0]
 		fj.Process, fj.Parent, fj.Chain = first.Process, first.Parent, first.Chain
 		if err := enc.Encode(fj); err != nil {

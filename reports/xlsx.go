@@ -477,12 +477,21 @@ func (x *xlsxWriter) timeline() error {
 	return s.finish()
 }
 
+// Bounds on the rows a finding takes: its first hits are listed (with
+// their trees), and a row says how many more there are; detections.jsonl
+// has the records of all. The trees sheet as a whole is bounded too.
+const (
+	xlsxHitRows  = 10
+	xlsxTreeHits = 3
+	xlsxTreeRows = 200_000
+)
+
 func (x *xlsxWriter) detections() error {
 	s := x.newStream(SheetDetections, []string{"Finding", "Time", "Host", "Severity", "Risk", "Rule", "ATT&CK", "Process", "PID",
 		"Command line", "Parent", "Parent command line", "User", "Next hop", "Chain", "Evidence", "Timeline row", "Rule ID"},
 		[]float64{8, 27, 12, 11, 6, 40, 22, 24, 8, 70, 24, 50, 22, 18, 50, 50, 14, 30})
 	for i, f := range x.c.Findings {
-		for _, h := range f.Hits {
+		for _, h := range f.Hits[:min(len(f.Hits), xlsxHitRows)] {
 			p := h.Process
 			var parent, parentCmd string
 			if p.Parent != nil {
@@ -511,6 +520,13 @@ func (x *xlsxWriter) detections() error {
 				return err
 			}
 		}
+		if more := len(f.Hits) - xlsxHitRows; more > 0 {
+			note := fmt.Sprintf("%d more hits of this finding (%d in all, last at %s): the records of every hit are in detections.jsonl",
+				more, len(f.Hits), x.when(f.Last()))
+			if err := s.write([]any{i + 1, "", f.Host, "", "", f.Rule.Name, "", "", "", note}); err != nil {
+				return err
+			}
+		}
 	}
 	return s.finish()
 }
@@ -522,15 +538,22 @@ func (x *xlsxWriter) trees() error {
 	s := x.newStream(SheetTrees, []string{"Finding", "Host", "Rule", "Time", "Process tree", "PID", "User", "Command line"},
 		[]float64{8, 12, 36, 27, 50, 8, 24, 90})
 	const maxDescendants = 200
+	rows := 0
 	for i, f := range x.c.Findings {
-		for _, h := range f.Hits {
+		if rows >= xlsxTreeRows {
+			note := fmt.Sprintf("the trees of findings %d to %d are not drawn here, to keep the sheet usable: their chains are in detections.jsonl", i+1, len(x.c.Findings))
+			if err := s.write([]any{i + 1, "", "", "", note}); err != nil {
+				return err
+			}
+			break
+		}
+		for _, h := range f.Hits[:min(len(f.Hits), xlsxTreeHits)] {
 			steps := h.Process.Chain()
 			base := len(steps) - 1
-			desc := h.Process.Descendants()
-			if len(desc) > maxDescendants {
-				desc = desc[:maxDescendants]
+			for _, d := range descendants(h.Process, maxDescendants) {
+				steps = append(steps, timeline.Step{Process: d})
 			}
-			for j, st := range append(steps, desc...) {
+			for j, st := range steps {
 				depth := j
 				if j > base {
 					depth = base + st.Depth - h.Process.Depth
@@ -547,6 +570,7 @@ func (x *xlsxWriter) trees() error {
 					excelize.RowOpts{StyleID: style}); err != nil {
 					return err
 				}
+				rows++
 			}
 		}
 	}
