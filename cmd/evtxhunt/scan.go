@@ -203,7 +203,11 @@ func printFindings(w io.Writer, c *reports.Case, out string) {
 			line += " <- " + parser.BaseName(p.Image)
 		}
 		if hops := f.NextHops(); len(hops) > 0 {
-			line += " -> " + strings.Join(hops, ", ")
+			const most = 5
+			line += " -> " + strings.Join(hops[:min(len(hops), most)], ", ")
+			if len(hops) > most {
+				line += fmt.Sprintf(" and %d more", len(hops)-most)
+			}
 		}
 		if len(f.Hits) > 1 {
 			line += fmt.Sprintf(" (%d hits)", len(f.Hits))
