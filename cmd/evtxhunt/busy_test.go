@@ -144,3 +144,20 @@ func BenchmarkBusyServerScan(b *testing.B) {
 		})
 	}
 }
+
+// TestFiltersNarrowAggregatedFindings: --from and --to keep the hits of a
+// finding within them, and the finding starts at the first one kept.
+func TestFiltersNarrowAggregatedFindings(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "evidence", "Security.evtx")
+	os.MkdirAll(filepath.Dir(log), 0o755)
+	writeBusyServer(t, log, 200, false) // children every 100 ms from 00:00:00.1
+	out := filepath.Join(dir, "case")
+	code, stdout, stderr := runCmd("scan", "--quiet", "--format", "jsonl", "--out", out, "--from", "2024-03-14T00:00:10Z", "--to", "2024-03-14T00:00:15Z", filepath.Dir(log))
+	if code != exitClean {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "2024-03-14 00:00:10  SRV01    high      Service control manager starts a shell: cmd.exe <- services.exe (51 hits)") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+}

@@ -167,10 +167,22 @@ func (a *analysis) finish(c *reports.Case, b *timeline.Builder, stdout, stderr i
 	c.Rules, c.RulesNotLoaded, c.RulesNotApplicable = a.set.Rules, a.set.NotLoaded, a.set.NotApplicable
 	c.Timeline = b.Build()
 	for _, f := range detections.NewEngine(a.set.Rules).Run(c.Timeline) {
-		if f.Rule.Severity.Rank() >= a.min.Rank() && slices.ContainsFunc(f.Hits, func(h detections.Hit) bool { return a.filter.Match(h.Process) }) {
+		if f.Rule.Severity.Rank() < a.min.Rank() {
+			continue
+		}
+		// A finding gathers many hits: keep those the filters select.
+		var hits []detections.Hit
+		for _, h := range f.Hits {
+			if a.filter.Match(h.Process) {
+				hits = append(hits, h)
+			}
+		}
+		if len(hits) > 0 {
+			f.Hits, f.Time = hits, hits[0].Process.Time
 			c.Findings = append(c.Findings, f)
 		}
 	}
+	slices.SortStableFunc(c.Findings, func(x, y *detections.Finding) int { return x.Time.Compare(y.Time) })
 	c.Finished = time.Now()
 	werr := reports.WriteCase(a.out, c, a.formatList, reports.WriteOptions{})
 	printFindings(stdout, c, a.out)
