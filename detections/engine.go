@@ -18,8 +18,9 @@ type Hit struct {
 	NextHop string // the machine the command line moves to, when the rule reads one
 }
 
-// Finding is what a rule raised: one hit, or for rules grouped by host every
-// hit on that host.
+// Finding is what a rule raised on one host: for rules grouped by host every
+// hit on that host, otherwise every hit running the same thing (the same
+// image, parent and command line shape: see aggregateKey), in time order.
 type Finding struct {
 	Rule *Rule
 	Host string
@@ -27,21 +28,28 @@ type Finding struct {
 	Hits []Hit
 }
 
-// Evidence lists the records behind the finding: each hit's process and its
-// parent, in order and without repeats.
-func (f *Finding) Evidence() []timeline.Evidence {
+// Evidence lists the records behind the finding's first n hits (all of
+// them when n < 0): each hit's process and its parent, in order and without
+// repeats.
+func (f *Finding) Evidence(n int) []timeline.Evidence {
+	hits := f.Hits
+	if n >= 0 && n < len(hits) {
+		hits = hits[:n]
+	}
 	var out []timeline.Evidence
+	seen := map[timeline.Evidence]bool{}
 	add := func(p *timeline.Process) {
 		if p == nil {
 			return
 		}
 		for _, e := range p.Evidence {
-			if !slices.Contains(out, e) {
+			if !seen[e] {
+				seen[e] = true
 				out = append(out, e)
 			}
 		}
 	}
-	for _, h := range f.Hits {
+	for _, h := range hits {
 		add(h.Process.Parent)
 		add(h.Process)
 	}
@@ -51,8 +59,10 @@ func (f *Finding) Evidence() []timeline.Evidence {
 // NextHops lists the distinct next hops of the hits.
 func (f *Finding) NextHops() []string {
 	var out []string
+	seen := map[string]bool{}
 	for _, h := range f.Hits {
-		if h.NextHop != "" && !slices.Contains(out, h.NextHop) {
+		if h.NextHop != "" && !seen[h.NextHop] {
+			seen[h.NextHop] = true
 			out = append(out, h.NextHop)
 		}
 	}
@@ -216,10 +226,11 @@ func (e *Engine) Run(tl *timeline.Timeline) []*Finding {
 	var findings []*Finding
 	cache := newFieldCache()
 	var cand []int
-	var name, key []byte
+	var name, key, agg []byte
 	memo := map[string][]int32{} // memo key -> memoized rules that matched
 	for _, h := range tl.Hosts {
 		grouped := map[*Rule]*Finding{}
+		aggregated := map[*Rule]map[string]*Finding{}
 		for _, p := range h.Processes {
 			cand, name = e.candidates(cache, p, cand, name)
 			key = e.memoKey(cache, p, key[:0])
@@ -245,10 +256,21 @@ func (e *Engine) Run(tl *timeline.Timeline) []*Finding {
 						f.Hits = append(f.Hits, hit)
 						continue
 					}
+				} else {
+					agg = aggregateKey(agg[:0], p)
+					if f := aggregated[r][string(agg)]; f != nil {
+						f.Hits = append(f.Hits, hit)
+						continue
+					}
 				}
 				f := &Finding{Rule: r, Host: h.Name, Time: p.Time, Hits: []Hit{hit}}
 				if r.GroupBy == "host" {
 					grouped[r] = f
+				} else {
+					if aggregated[r] == nil {
+						aggregated[r] = map[string]*Finding{}
+					}
+					aggregated[r][string(agg)] = f
 				}
 				findings = append(findings, f)
 			}

@@ -155,8 +155,12 @@ func compileMatch(n *yaml.Node) (*matcher, []matchErr) {
 	fail := func(line int, format string, args ...any) {
 		errs = append(errs, matchErr{line, fmt.Sprintf(format, args...)})
 	}
-	var compile func(n *yaml.Node) *matcher
-	compile = func(n *yaml.Node) *matcher {
+	var compile func(n *yaml.Node, depth int) *matcher
+	compile = func(n *yaml.Node, depth int) *matcher {
+		if depth > maxNesting {
+			fail(n.Line, "any_of and not nested deeper than %d levels", maxNesting)
+			return &matcher{}
+		}
 		if n.Kind != yaml.MappingNode {
 			fail(n.Line, "expected a mapping of process, parent, ancestor, any_of, not")
 			return &matcher{}
@@ -178,7 +182,7 @@ func compileMatch(n *yaml.Node) (*matcher, []matchErr) {
 					items = v.Content
 				}
 				for _, item := range items {
-					subs = append(subs, compile(item))
+					subs = append(subs, compile(item, depth+1))
 				}
 				if k.Value == "any_of" {
 					m.anyOf = subs
@@ -194,7 +198,7 @@ func compileMatch(n *yaml.Node) (*matcher, []matchErr) {
 		}
 		return m
 	}
-	m := compile(n)
+	m := compile(n, 0)
 	if len(m.process)+len(m.parent)+len(m.ancestor)+len(m.anyOf) == 0 && len(errs) == 0 {
 		fail(n.Line, "a match of only 'not' matches nearly everything")
 	}

@@ -6,7 +6,9 @@ package detections
 
 import (
 	"embed"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -145,14 +147,22 @@ func Builtin() ([]*Rule, error) {
 // LoadDir reads every .yml and .yaml file of a folder (recursively) as a rule.
 // It returns the rules that loaded and an error for each file that did not.
 func LoadDir(dir string) ([]*Rule, []error) {
-	info, err := os.Stat(dir)
-	if err != nil {
+	if err := checkFolder(dir); err != nil {
 		return nil, []error{err}
 	}
-	if !info.IsDir() {
-		return nil, []error{fmt.Errorf("%s is not a folder", dir)}
-	}
 	return loadFS(os.DirFS(dir), ".", dir)
+}
+
+// checkFolder says why dir cannot be read as a rule folder, if it cannot.
+func checkFolder(dir string) error {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("%s is not a folder", dir)
+	}
+	return nil
 }
 
 func loadFS(fsys fs.FS, root, shownRoot string) ([]*Rule, []error) {
@@ -167,10 +177,10 @@ func loadFS(fsys fs.FS, root, shownRoot string) ([]*Rule, []error) {
 		if d.IsDir() || (ext != ".yml" && ext != ".yaml") {
 			return nil
 		}
-		shown := filepath.Join(shownRoot, strings.TrimPrefix(path, root+"/"))
-		b, err := fs.ReadFile(fsys, path)
+		shown := filepath.Join(shownRoot, filepath.FromSlash(strings.TrimPrefix(path, root+"/")))
+		b, err := readRuleFile(fsys, path, shown)
 		if err != nil {
-			errs = append(errs, &RuleError{File: shown, Msg: err.Error()})
+			errs = append(errs, err)
 			return nil
 		}
 		r, ruleErrs := ParseRule(shown, b)
@@ -207,14 +217,122 @@ func Merge(sets ...[]*Rule) ([]*Rule, error) {
 	return out, nil
 }
 
+// RuleSet is the rules an analysis runs and the rule files it could not
+// use, each with the reason: nothing offered as a rule is dropped unsaid.
+type RuleSet struct {
+	Rules         []*Rule     // by id
+	NotLoaded     []NotLoaded // by file
+	NotApplicable []string    // Sigma rules for other logs than process creation
+}
+
+// NotLoaded is a rule file that was not loaded, and why.
+type NotLoaded struct {
+	File   string `json:"file"`
+	Reason string `json:"reason"`
+}
+
+// Add adds rules, and the errors of the files that did not load. A rule
+// whose id is already taken is not loaded either.
+func (s *RuleSet) Add(rules []*Rule, errs []error) {
+	byID := map[string]*Rule{}
+	for _, r := range s.Rules {
+		byID[r.ID] = r
+	}
+	for _, r := range rules {
+		if prev := byID[r.ID]; prev != nil {
+			s.NotLoaded = append(s.NotLoaded, NotLoaded{File: r.File, Reason: fmt.Sprintf("rule id %s is already defined by %s", r.ID, prev.File)})
+			continue
+		}
+		byID[r.ID] = r
+		s.Rules = append(s.Rules, r)
+	}
+	// One entry per file, its problems joined.
+	at := map[string]int{}
+	for _, err := range errs {
+		nl := NotLoaded{Reason: err.Error()}
+		var re *RuleError
+		var pe *fs.PathError
+		switch {
+		case errors.As(err, &re):
+			nl = NotLoaded{File: re.File, Reason: re.Msg}
+			if re.Line > 0 {
+				nl.Reason = fmt.Sprintf("line %d: %s", re.Line, re.Msg)
+			}
+		case errors.As(err, &pe):
+			nl = NotLoaded{File: pe.Path, Reason: pe.Err.Error()}
+		}
+		if i, ok := at[nl.File]; ok && nl.File != "" {
+			s.NotLoaded[i].Reason += "; " + nl.Reason
+			continue
+		}
+		at[nl.File] = len(s.NotLoaded)
+		s.NotLoaded = append(s.NotLoaded, nl)
+	}
+	sort.SliceStable(s.Rules, func(i, j int) bool { return s.Rules[i].ID < s.Rules[j].ID })
+	sort.SliceStable(s.NotLoaded, func(i, j int) bool { return s.NotLoaded[i].File < s.NotLoaded[j].File })
+}
+
 var (
 	techniqueID = regexp.MustCompile(`^T\d{4}(\.\d{3})?$`)
 	tacticID    = regexp.MustCompile(`^TA\d{4}$`)
 )
 
+// Bounds on rule files, which may come from anywhere: the largest SigmaHQ
+// rule is 30 KB and nests conditions a few levels deep. The YAML library
+// stops at 10,000 levels of nesting by itself; the bounds below keep our own
+// recursive descents (conditions, match sections) far shallower.
+const (
+	maxRuleFileSize = 1 << 20
+	maxNesting      = 64
+)
+
+// checkRuleSize refuses a file too large to be a rule, before any parsing.
+func checkRuleSize(file string, b []byte) *RuleError {
+	if len(b) > maxRuleFileSize {
+		return &RuleError{File: file, Msg: tooLarge(int64(len(b)))}
+	}
+	return nil
+}
+
+func tooLarge(size int64) string {
+	return fmt.Sprintf("%d bytes: larger than %d bytes, not read as a rule", size, maxRuleFileSize)
+}
+
+// readRuleFile reads a rule file of a folder: only a regular file (a FIFO
+// or a device would block or never end) and no more than a rule can be.
+// shown is the name errors give.
+func readRuleFile(fsys fs.FS, name, shown string) ([]byte, error) {
+	info, err := fs.Stat(fsys, name)
+	if err != nil {
+		return nil, &RuleError{File: shown, Msg: err.Error()}
+	}
+	if !info.Mode().IsRegular() {
+		return nil, &RuleError{File: shown, Msg: fmt.Sprintf("not a regular file (%v), not read", info.Mode().Type())}
+	}
+	if info.Size() > maxRuleFileSize {
+		return nil, &RuleError{File: shown, Msg: tooLarge(info.Size())}
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, &RuleError{File: shown, Msg: err.Error()}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxRuleFileSize+1))
+	if err != nil {
+		return nil, &RuleError{File: shown, Msg: err.Error()}
+	}
+	if err := checkRuleSize(shown, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
 // ParseRule reads one rule file. Every problem is reported with its line;
 // the rule is returned only when there is none.
 func ParseRule(file string, b []byte) (*Rule, []*RuleError) {
+	if err := checkRuleSize(file, b); err != nil {
+		return nil, []*RuleError{err}
+	}
 	var errs []*RuleError
 	fail := func(line int, format string, args ...any) {
 		errs = append(errs, &RuleError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -39,10 +40,16 @@ type SigmaLoad struct {
 // LoadSigma reads every .yml/.yaml file under dir as a Sigma rule.
 func LoadSigma(dir string) SigmaLoad {
 	var out SigmaLoad
-	var paths []string
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+	if err := checkFolder(dir); err != nil {
+		out.Errors = []error{err}
+		return out
+	}
+	var paths []string // slash-separated, under dir
+	fsys := os.DirFS(dir)
+	shown := func(path string) string { return filepath.Join(dir, filepath.FromSlash(path)) }
+	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			out.Errors = append(out.Errors, err)
+			out.Errors = append(out.Errors, &RuleError{File: shown(path), Msg: err.Error()})
 			return nil
 		}
 		if ext := strings.ToLower(filepath.Ext(path)); !d.IsDir() && (ext == ".yml" || ext == ".yaml") {
@@ -72,12 +79,12 @@ func LoadSigma(dir string) SigmaLoad {
 				if i >= len(paths) {
 					return
 				}
-				b, err := os.ReadFile(paths[i])
+				b, err := readRuleFile(fsys, paths[i], shown(paths[i]))
 				if err != nil {
 					results[i].err = err
 					continue
 				}
-				r, applicable, partial, err := ParseSigma(paths[i], b)
+				r, applicable, partial, err := ParseSigma(shown(paths[i]), b)
 				results[i] = result{r, applicable, partial, err}
 			}
 		})
@@ -88,7 +95,7 @@ func LoadSigma(dir string) SigmaLoad {
 		case res.err != nil:
 			out.Errors = append(out.Errors, res.err)
 		case !res.applicable:
-			out.NotApplicable = append(out.NotApplicable, paths[i])
+			out.NotApplicable = append(out.NotApplicable, shown(paths[i]))
 		default:
 			out.Rules = append(out.Rules, res.r)
 			if res.partial {
@@ -124,6 +131,9 @@ var sigmaRisk = map[Severity]int{Informational: 10, Low: 25, Medium: 50, High: 7
 // is not windows process_creation; partial is true when it uses a field
 // Security 4688 does not have.
 func ParseSigma(file string, b []byte) (r *Rule, applicable, partial bool, err error) {
+	if err := checkRuleSize(file, b); err != nil {
+		return nil, false, false, err
+	}
 	var doc sigmaDoc
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, false, false, &RuleError{File: file, Line: yamlErrorLine(err), Msg: err.Error()}
@@ -882,8 +892,20 @@ func tokenize(s string) []string {
 type condParser struct {
 	toks     []string
 	pos      int
+	depth    int // of parentheses and nots: bounded, so that no condition can exhaust the stack
 	searches map[string]*sigmaSearch
 	names    []string
+}
+
+// enter counts one more level of nesting, refusing more than maxNesting.
+// The compiled condition is no deeper than the text, so evaluating it is
+// bounded too.
+func (p *condParser) enter() error {
+	p.depth++
+	if p.depth > maxNesting {
+		return fmt.Errorf("condition nested deeper than %d levels", maxNesting)
+	}
+	return nil
 }
 
 func (p *condParser) peek() string {
@@ -925,7 +947,11 @@ func (p *condParser) chain(op string, operand func() (sigmaCond, error), join fu
 func (p *condParser) not() (sigmaCond, error) {
 	if p.peek() == "not" {
 		p.pos++
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
 		c, err := p.not()
+		p.depth--
 		if err != nil {
 			return nil, err
 		}
@@ -941,7 +967,11 @@ func (p *condParser) primary() (sigmaCond, error) {
 		return nil, fmt.Errorf("condition ends early")
 	case tok == "(":
 		p.pos++
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
 		c, err := p.or()
+		p.depth--
 		if err != nil {
 			return nil, err
 		}

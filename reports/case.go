@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evtxhunt/evtxhunt/detections"
+	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
@@ -28,10 +29,15 @@ type Case struct {
 	NotRead     []parser.NotRead // paths met and not read, with the reason
 	Timeline    *timeline.Timeline
 	Rules       []*detections.Rule
-	Findings    []*detections.Finding // after the filters below
-	Filter      timeline.Filter
-	MinSeverity detections.Severity
-	MergedFrom  []string // case folders combined by evtxhunt merge
+	// Rule files offered that were not loaded, with the reason, and Sigma
+	// rules for other logs.
+	RulesNotLoaded     []detections.NotLoaded
+	RulesNotApplicable []string
+	Findings           []*detections.Finding // after the filters below
+	Filter             timeline.Filter
+	MinSeverity        detections.Severity
+	MergedFrom         []string   // case folders combined by evtxhunt merge
+	Output             []CaseFile // the case folder's files, as they were written
 }
 
 // Processes are the timeline's processes that pass the case's filter.
@@ -64,7 +70,22 @@ type Summary struct {
 	Census          []parser.CensusRow `json:"census"`
 	Hosts           []summaryHost      `json:"hosts"`
 	Timeline        summaryTimeline    `json:"timeline"`
+	Rules           summaryRules       `json:"rules"`
 	Findings        summaryFindings    `json:"findings"`
+	CaseFiles       summaryCaseFiles   `json:"case_files"`
+}
+
+// summaryCaseFiles lists the files of the case folder: summary.json is
+// written last, so it can tell which others are there.
+type summaryCaseFiles struct {
+	Written []string   `json:"written"`
+	Failed  []CaseFile `json:"failed"`
+}
+
+type summaryRules struct {
+	Loaded        int                    `json:"loaded"`
+	NotLoaded     []detections.NotLoaded `json:"not_loaded"`
+	NotApplicable []string               `json:"not_applicable"`
 }
 
 type summaryFilters struct {
@@ -158,6 +179,8 @@ func (c *Case) Summary() Summary {
 		s.Hosts = append(s.Hosts, sh)
 	}
 	s.Timeline = summaryTimeline{Processes: c.Timeline.Processes(), Duplicates: c.Timeline.Duplicates}
+	s.Rules = summaryRules{Loaded: len(c.Rules), NotLoaded: append([]detections.NotLoaded{}, c.RulesNotLoaded...),
+		NotApplicable: append([]string{}, c.RulesNotApplicable...)}
 	s.Findings = summaryFindings{Total: len(c.Findings), BySeverity: c.FindingsBySeverity(), ByRule: []ruleCount{}}
 	for _, r := range c.Rules {
 		rc := ruleCount{RuleID: r.ID, RuleName: r.Name, Severity: r.Severity}
@@ -169,6 +192,14 @@ func (c *Case) Summary() Summary {
 		}
 		if rc.Findings > 0 {
 			s.Findings.ByRule = append(s.Findings.ByRule, rc)
+		}
+	}
+	s.CaseFiles = summaryCaseFiles{Written: []string{}, Failed: []CaseFile{}}
+	for _, f := range c.Output {
+		if f.Error == "" {
+			s.CaseFiles.Written = append(s.CaseFiles.Written, f.Name)
+		} else {
+			s.CaseFiles.Failed = append(s.CaseFiles.Failed, f)
 		}
 	}
 	slices.SortStableFunc(s.Findings.ByRule, func(a, b ruleCount) int {
@@ -217,19 +248,52 @@ type hitJSON struct {
 }
 
 type findingJSON struct {
-	RuleID    string              `json:"rule_id"`
-	RuleName  string              `json:"rule_name"`
-	Severity  detections.Severity `json:"severity"`
-	RiskScore int                 `json:"risk_score"`
-	Attack    []string            `json:"attack"`
-	Host      string              `json:"host"`
-	Time      string              `json:"time"`
-	NextHops  []string            `json:"next_hops,omitempty"`
-	Process   processJSON         `json:"process"`
-	Parent    *processJSON        `json:"parent,omitempty"`
-	Chain     []processJSON       `json:"chain"`
-	Hits      []hitJSON           `json:"hits"`
-	Evidence  []timeline.Evidence `json:"evidence"`
+	RuleID      string              `json:"rule_id"`
+	RuleName    string              `json:"rule_name"`
+	Severity    detections.Severity `json:"severity"`
+	RiskScore   int                 `json:"risk_score"`
+	Attack      []string            `json:"attack"`
+	Host        string              `json:"host"`
+	Time        string              `json:"time"`
+	Last        string              `json:"last"`
+	Count       int                 `json:"count"` // hits
+	NextHops    []string            `json:"next_hops,omitempty"`
+	Process     processJSON         `json:"process"`
+	Parent      *processJSON        `json:"parent,omitempty"`
+	Chain       []processJSON       `json:"chain"`
+	Hits        []hitJSON           `json:"hits"` // the first detectionExamples
+	HitsOmitted int                 `json:"hits_omitted,omitempty"`
+	Evidence    []timeline.Evidence `json:"evidence"` // of the hits listed, and their parents
+	Records     []fileRecords       `json:"records"`  // of every hit
+}
+
+// fileRecords lists the record ids of one evidence file.
+type fileRecords struct {
+	File      string   `json:"file"`
+	RecordIDs []uint64 `json:"record_ids"`
+}
+
+// detectionExamples is how many hits of a finding detections.jsonl shows in
+// full, with their chains; the records of every hit are listed.
+const detectionExamples = 10
+
+// hitRecords lists the records of every hit, by evidence file in the order
+// first seen.
+func hitRecords(f *detections.Finding) []fileRecords {
+	var out []fileRecords
+	at := map[string]int{}
+	for _, h := range f.Hits {
+		for _, e := range h.Process.Evidence {
+			i, ok := at[e.File]
+			if !ok {
+				i = len(out)
+				at[e.File] = i
+				out = append(out, fileRecords{File: e.File})
+			}
+			out[i].RecordIDs = append(out[i].RecordIDs, e.RecordID)
+		}
+	}
+	return out
 }
 
 func newHitJSON(h detections.Hit) hitJSON {
@@ -244,17 +308,20 @@ func newHitJSON(h detections.Hit) hitJSON {
 	return hj
 }
 
-// WriteDetectionsJSONL writes one finding per line. Times are UTC.
+// WriteDetectionsJSONL writes one finding per line: its first and last
+// time, its count of hits, the first hits in full and the records of all.
+// Times are UTC.
 func WriteDetectionsJSONL(w io.Writer, findings []*detections.Finding) error {
 	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
+	enc := termsafe.NewEncoder(bw)
 	for _, f := range findings {
 		fj := findingJSON{RuleID: f.Rule.ID, RuleName: f.Rule.Name, Severity: f.Rule.Severity, RiskScore: f.Rule.RiskScore,
-			Attack: f.Rule.TechniqueIDs(), Host: f.Host, Time: utc(f.Time), NextHops: f.NextHops(), Evidence: f.Evidence()}
-		for _, h := range f.Hits {
+			Attack: f.Rule.TechniqueIDs(), Host: f.Host, Time: utc(f.Time), Last: utc(f.Last()), Count: len(f.Hits),
+			NextHops: f.NextHops(), Evidence: f.Evidence(detectionExamples), Records: hitRecords(f)}
+		for _, h := range f.Hits[:min(len(f.Hits), detectionExamples)] {
 			fj.Hits = append(fj.Hits, newHitJSON(h))
 		}
+		fj.HitsOmitted = len(f.Hits) - len(fj.Hits)
 		first := fj.Hits[0]
 		fj.Process, fj.Parent, fj.Chain = first.Process, first.Parent, first.Chain
 		if err := enc.Encode(fj); err != nil {
@@ -270,7 +337,7 @@ func WriteSummary(w io.Writer, c *Case) error {
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err = w.Write(append(termsafe.AppendJSON(nil, b), '\n'))
 	return err
 }
 
@@ -288,48 +355,62 @@ const (
 // Formats a case folder can hold, beside summary.json.
 var Formats = []string{"html", "xlsx", "jsonl", "csv"}
 
+// WriteOptions tune WriteCase.
+type WriteOptions struct {
+	Wrap WrapFunc // when set, wraps each file's writer
+}
+
 // WriteCase writes the case's files for the given formats into dir, which
-// must exist. summary.json is always written. events.jsonl is written by the
-// caller while it scans.
-func WriteCase(dir string, c *Case, formats []string) error {
-	files := map[string]func(io.Writer) error{
-		SummaryFile: func(w io.Writer) error { return WriteSummary(w, c) },
+// must exist, each under a temporary name renamed into place when complete.
+// A file that fails does not stop the others. summary.json is always
+// written, last, listing every file of the folder written and every failure
+// (c.Output may already hold files the caller wrote, such as events.jsonl).
+// The error is an *IncompleteError when some file was not written.
+func WriteCase(dir string, c *Case, formats []string, o WriteOptions) error {
+	type caseWrite struct {
+		name  string
+		write func(io.Writer) error
 	}
+	var files []caseWrite
 	for _, f := range formats {
 		switch f {
 		case "jsonl":
 			procs := c.Processes()
-			files[DetectionsFile] = func(w io.Writer) error { return WriteDetectionsJSONL(w, c.Findings) }
-			files[TimelineJSONL] = func(w io.Writer) error { return WriteTimelineJSONL(w, procs, time.UTC) }
+			files = append(files, caseWrite{DetectionsFile, func(w io.Writer) error { return WriteDetectionsJSONL(w, c.Findings) }},
+				caseWrite{TimelineJSONL, func(w io.Writer) error { return WriteTimelineJSONL(w, procs, time.UTC) }})
 		case "csv":
 			procs := c.Processes()
-			files[TimelineCSV] = func(w io.Writer) error { return WriteTimelineCSV(w, procs, c.Zone) }
+			files = append(files, caseWrite{TimelineCSV, func(w io.Writer) error { return WriteTimelineCSV(w, procs, c.Zone) }})
 		case "html":
-			files[HTMLFile] = func(w io.Writer) error { return WriteHTML(w, c, HTMLOptions{}) }
+			files = append(files, caseWrite{HTMLFile, func(w io.Writer) error { return WriteHTML(w, c, HTMLOptions{}) }})
 		case "xlsx":
-			files[XLSXFile] = func(w io.Writer) error { return WriteXLSX(w, c, XLSXOptions{}) }
+			files = append(files, caseWrite{XLSXFile, func(w io.Writer) error { return WriteXLSX(w, c, XLSXOptions{}) }})
 		default:
 			return fmt.Errorf("unknown format %q", f)
 		}
 	}
-	for name, write := range files {
-		if err := writeFile(filepath.Join(dir, name), write); err != nil {
-			return err
-		}
+	for _, f := range files {
+		c.Output = append(c.Output, writeCaseFile(dir, f.name, o.Wrap, f.write))
 	}
-	return nil
+	c.Output = append(c.Output, CaseFile{Name: SummaryFile}) // as it will be, if it can be written
+	if res := writeCaseFile(dir, SummaryFile, o.Wrap, func(w io.Writer) error { return WriteSummary(w, c) }); res.Error != "" {
+		c.Output[len(c.Output)-1] = res
+	}
+	return incomplete(dir, c.Output)
 }
 
-func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
+// incomplete returns an *IncompleteError for the files that failed, or nil.
+func incomplete(dir string, files []CaseFile) error {
+	var failed []CaseFile
+	for _, f := range files {
+		if f.Error != "" {
+			failed = append(failed, f)
+		}
 	}
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
+	if len(failed) == 0 {
+		return nil
 	}
-	return f.Close()
+	return &IncompleteError{Dir: dir, Failed: failed}
 }
 
 // ReadSummary reads a case folder's summary.json, for merge.
@@ -346,10 +427,11 @@ func ReadSummary(dir string) (*Summary, error) {
 }
 
 // WriteTimelineFiles writes timeline.jsonl (UTC) and timeline.csv (times in
-// zone) into dir.
-func WriteTimelineFiles(dir string, procs []*timeline.Process, zone *time.Location) error {
-	if err := writeFile(filepath.Join(dir, TimelineJSONL), func(w io.Writer) error { return WriteTimelineJSONL(w, procs, time.UTC) }); err != nil {
-		return err
-	}
-	return writeFile(filepath.Join(dir, TimelineCSV), func(w io.Writer) error { return WriteTimelineCSV(w, procs, zone) })
+// zone) into dir, as WriteCase writes its files. The error is an
+// *IncompleteError when some file was not written.
+func WriteTimelineFiles(dir string, procs []*timeline.Process, zone *time.Location, o WriteOptions) error {
+	return incomplete(dir, []CaseFile{
+		writeCaseFile(dir, TimelineJSONL, o.Wrap, func(w io.Writer) error { return WriteTimelineJSONL(w, procs, time.UTC) }),
+		writeCaseFile(dir, TimelineCSV, o.Wrap, func(w io.Writer) error { return WriteTimelineCSV(w, procs, zone) }),
+	})
 }

@@ -1,16 +1,18 @@
 package reports
 
 import (
-	"bufio"
 	_ "embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/evtxhunt/evtxhunt/detections"
+	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
@@ -25,8 +27,8 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 
 // HTMLOptions tune the HTML report.
 type HTMLOptions struct {
-	// TreeNodes bounds the process tree nodes drawn in full; hosts beyond it
-	// show only the branches that lead to findings. 0 means 30,000.
+	// TreeNodes bounds the process tree nodes drawn; hosts beyond it show
+	// only the branches that lead to findings. 0 means 30,000.
 	TreeNodes int
 	// Window is how many processes before and after a finding its timeline
 	// view shows. 0 means 6.
@@ -34,19 +36,108 @@ type HTMLOptions struct {
 	// MaxErrors bounds the parse errors listed (all are in summary.json).
 	// 0 means 500.
 	MaxErrors int
+	// MaxBytes bounds the report's size, so that a browser opens it whatever
+	// the evidence: a report that would be larger is drawn again with fewer
+	// rows and shorter values, until it fits, and says what it left out.
+	// 0 means 24,000,000.
+	MaxBytes int
+}
+
+// htmlLimits bound what the report draws.
+type htmlLimits struct {
+	findings    int // finding rows, the most severe first
+	examples    int // hits of a finding listed besides the first
+	hitsMarked  int // hits of a finding marked in the trees
+	chain       int // steps of a finding's chain, nearest the hit
+	window      int // processes either side of a finding, in its timeline view
+	evidence    int // records listed per finding
+	treeNodes   int // nodes of all trees
+	descendants int // below each hit, on hosts not drawn in full
+	hosts       int // hosts in the summary table and the trees
+	rules       int
+	files       int // evidence files and unreadable paths
+	errors      int
+	text        int // characters of one value
+}
+
+func newHTMLLimits(o HTMLOptions) htmlLimits {
+	l := htmlLimits{findings: 2_000, examples: 5, hitsMarked: 5, chain: 24, window: o.Window, evidence: 20, treeNodes: o.TreeNodes, descendants: 200,
+		hosts: 2_000, rules: 5_000, files: 5_000, errors: o.MaxErrors, text: 2_000}
+	if l.window <= 0 {
+		l.window = 6
+	}
+	if l.treeNodes <= 0 {
+		l.treeNodes = 30_000
+	}
+	if l.errors <= 0 {
+		l.errors = 500
+	}
+	return l
+}
+
+// shrink lowers every bound by a quarter.
+func (l htmlLimits) shrink() htmlLimits {
+	less := func(n, least int) int { return max(n*3/4, least) }
+	return htmlLimits{findings: less(l.findings, 1), examples: less(l.examples, 0), hitsMarked: less(l.hitsMarked, 1), chain: less(l.chain, 2), window: less(l.window, 0),
+		evidence: less(l.evidence, 1), treeNodes: less(l.treeNodes, 1), descendants: less(l.descendants, 0), hosts: less(l.hosts, 1),
+		rules: less(l.rules, 1), files: less(l.files, 1), errors: less(l.errors, 1), text: less(l.text, 40)}
+}
+
+// cut makes a value from the evidence or a rule fit for the report:
+// control characters visible (termsafe), and cut to the bound with a marker
+// that says where the whole value is.
+func (l htmlLimits) cut(s string) string {
+	head, rest := s, 0
+	if len(s) > l.text { // only the first l.text characters can be shown
+		i := 0
+		for n := 0; n < l.text && i < len(s); n++ {
+			_, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+		}
+		head, rest = s[:i], utf8.RuneCountInString(s[i:])
+	}
+	head = termsafe.String(head) // escapes make it longer
+	if n := utf8.RuneCountInString(head); n > l.text {
+		r := []rune(head)
+		head, rest = string(r[:l.text]), rest+n-l.text
+	}
+	if rest == 0 {
+		return head
+	}
+	return head + fmt.Sprintf(" … [%d more characters: the whole value is in the JSON files]", rest)
+}
+
+func (l htmlLimits) cutAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = l.cut(s)
+	}
+	return out
 }
 
 type htmlReport struct {
 	Version, Started, Finished, Zone string
 	CommandLine                      string
 	Summary                          Summary
+	Shortened                        bool // drawn again with smaller bounds to fit
 	Severities                       []htmlSeverity
+	HostRows                         []summaryHost
+	HostRowsOmitted                  int
+	ByRule                           []ruleCount
+	ByRuleOmitted                    int
 	Findings                         []htmlFinding
+	FindingsOmitted                  int
 	Hosts                            []*htmlHost
+	HostsOmitted                     int
+	BranchesOmitted                  int
 	Rules                            []htmlRule
-	Files                            []*parser.FileStats
-	Errors                           []parser.DecodeError
+	RulesOmitted                     int
+	Files                            []htmlFile
+	FilesOmitted                     int
+	Errors                           []htmlError
 	ErrorsMore                       int
+	NotRead                          []parser.NotRead
+	NotReadOmitted                   int
 	HostNames, RuleNames             []string
 }
 
@@ -56,16 +147,20 @@ type htmlSeverity struct {
 }
 
 type htmlFinding struct {
-	N, Risk, Rank, Hits          int
-	Time, Host, RuleID, RuleName string
-	Severity                     detections.Severity
-	Attack, Image, Parent        string
-	CommandLine, User, NextHop   string
-	RuleAnchor, NodeID           string
-	PID                          uint32
-	Chain                        []htmlStep
-	Window                       []htmlStep
-	Evidence                     []string
+	N, Risk, Rank, Hits        int
+	Time, Last, Host           string
+	RuleID, RuleName           string
+	Severity                   detections.Severity
+	Attack, Image, Parent      string
+	CommandLine, User, NextHop string
+	RuleAnchor, NodeID         string
+	PID                        uint32
+	Chain                      []htmlStep
+	ChainOmitted               int
+	Window                     []htmlStep
+	Examples                   []htmlStep // more hits of the finding
+	Evidence                   []string
+	EvidenceMore               bool // more records than listed: all are in detections.jsonl
 }
 
 type htmlStep struct {
@@ -97,24 +192,44 @@ type htmlRule struct {
 	FalsePositives, Response, References, Sources  []string
 }
 
+type htmlFile struct {
+	Path, SHA256          string
+	Size                  int64
+	Seen, Decoded, Failed uint64
+	ErrorCount            int
+}
+
+type htmlError struct {
+	File, Kind, Reason string
+	Offset             int64
+	Chunk              int
+	RecordID           uint64
+}
+
+// errTooLarge stops drawing a report that passed its size bound.
+var errTooLarge = errors.New("report larger than its bound")
+
+// boundedBuffer collects the report, refusing to grow past limit.
+type boundedBuffer struct {
+	b     []byte
+	limit int
+}
+
+func (w *boundedBuffer) Write(p []byte) (int, error) {
+	if len(w.b)+len(p) > w.limit {
+		return 0, errTooLarge
+	}
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
 // WriteHTML writes the self-contained report: one file with its styles and
-// script inline, nothing loaded from the network. Everything from the
-// evidence goes through html/template's escaping.
+// script inline, nothing loaded from the network, no larger than
+// o.MaxBytes. Everything from the evidence goes through html/template's
+// escaping, with its control characters made visible.
 func WriteHTML(w io.Writer, c *Case, o HTMLOptions) error {
-	if o.TreeNodes <= 0 {
-		o.TreeNodes = 30_000
-	}
-	if o.Window <= 0 {
-		o.Window = 6
-	}
-	if o.MaxErrors <= 0 {
-		o.MaxErrors = 500
-	}
-	r := &htmlReport{Version: c.Version, Started: formatTime(c.Started, c.Zone), Finished: formatTime(c.Finished, c.Zone),
-		Zone: c.Zone.String(), CommandLine: strings.Join(c.CommandLine, " "), Summary: c.Summary(), Files: c.Files}
-	by := c.FindingsBySeverity()
-	for i := len(detections.Severities) - 1; i >= 0; i-- {
-		r.Severities = append(r.Severities, htmlSeverity{detections.Severities[i], by[detections.Severities[i]]})
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 24_000_000
 	}
 	hits := map[*timeline.Process][]*detections.Finding{}
 	for _, f := range c.Findings {
@@ -122,9 +237,52 @@ func WriteHTML(w io.Writer, c *Case, o HTMLOptions) error {
 			hits[h.Process] = append(hits[h.Process], f)
 		}
 	}
+	summary := c.Summary()
+	l := newHTMLLimits(o)
+	for attempt := 0; ; attempt++ {
+		r := buildHTMLReport(c, summary, hits, l)
+		r.Shortened = attempt > 0
+		buf := &boundedBuffer{limit: o.MaxBytes}
+		err := reportTmpl.Execute(buf, r)
+		if err == nil {
+			_, err = w.Write(buf.b)
+			return err
+		}
+		if !errors.Is(err, errTooLarge) || attempt == 100 {
+			return err
+		}
+		l = l.shrink()
+	}
+}
+
+func buildHTMLReport(c *Case, s Summary, hits map[*timeline.Process][]*detections.Finding, l htmlLimits) *htmlReport {
+	r := &htmlReport{Version: l.cut(c.Version), Started: formatTime(c.Started, c.Zone), Finished: formatTime(c.Finished, c.Zone),
+		Zone: c.Zone.String(), CommandLine: l.cut(strings.Join(c.CommandLine, " ")), Summary: s}
+	by := c.FindingsBySeverity()
+	for i := len(detections.Severities) - 1; i >= 0; i-- {
+		r.Severities = append(r.Severities, htmlSeverity{detections.Severities[i], by[detections.Severities[i]]})
+	}
+	for i, h := range s.Hosts {
+		if i == l.hosts {
+			r.HostRowsOmitted = len(s.Hosts) - i
+			break
+		}
+		h.Name, h.Spellings = l.cut(h.Name), l.cutAll(h.Spellings)
+		r.HostRows = append(r.HostRows, h)
+	}
+	for i, rc := range s.Findings.ByRule {
+		if i == l.rules {
+			r.ByRuleOmitted = len(s.Findings.ByRule) - i
+			break
+		}
+		rc.RuleID, rc.RuleName = l.cut(rc.RuleID), l.cut(rc.RuleName)
+		r.ByRule = append(r.ByRule, rc)
+	}
+	shown := shownFindings(c.Findings, l.findings)
+	r.FindingsOmitted = len(c.Findings) - len(shown)
 	ids := map[*timeline.Process]string{}
-	r.Hosts = buildTrees(c.Timeline, hits, ids, o.TreeNodes, c)
-	r.Findings = buildFindings(c, hits, ids, o.Window)
+	r.Hosts, r.HostsOmitted, r.BranchesOmitted = buildTrees(c, shown, hits, ids, l)
+	r.Findings = buildFindings(c, shown, hits, ids, l)
 	for _, f := range r.Findings {
 		if !slices.Contains(r.HostNames, f.Host) {
 			r.HostNames = append(r.HostNames, f.Host)
@@ -135,39 +293,87 @@ func WriteHTML(w io.Writer, c *Case, o HTMLOptions) error {
 	}
 	slices.Sort(r.HostNames)
 	slices.Sort(r.RuleNames)
-	fired := map[*detections.Rule]int{}
-	for _, f := range c.Findings {
-		fired[f.Rule]++
-	}
-	for _, rule := range c.Rules {
-		r.Rules = append(r.Rules, htmlRule{Anchor: ruleAnchor(rule), ID: rule.ID, Name: rule.Name, Description: rule.Description,
-			Origin: rule.Origin, Version: rule.Version, Severity: rule.Severity, Risk: rule.RiskScore, Fired: fired[rule], Attack: rule.Attack,
-			FalsePositives: rule.FalsePositives, Response: rule.Response, References: rule.References, Sources: rule.DataSources})
-	}
-	slices.SortStableFunc(r.Rules, func(a, b htmlRule) int {
-		if (a.Fired > 0) != (b.Fired > 0) {
-			if a.Fired > 0 {
-				return -1
-			}
-			return 1
-		}
-		return b.Severity.Rank() - a.Severity.Rank()
-	})
+	r.Rules, r.RulesOmitted = buildRules(c, l)
 	for _, f := range c.Files {
+		if len(r.Files) == l.files {
+			r.FilesOmitted++
+		} else {
+			r.Files = append(r.Files, htmlFile{Path: l.cut(f.Path), SHA256: sha256OrWhy(f), Size: f.Size,
+				Seen: f.Records.Seen, Decoded: f.Records.Decoded, Failed: f.Records.Failed, ErrorCount: f.ErrorCount})
+		}
 		for _, e := range f.Errors {
-			if len(r.Errors) < o.MaxErrors {
-				r.Errors = append(r.Errors, e)
+			if len(r.Errors) < l.errors {
+				r.Errors = append(r.Errors, htmlError{File: l.cut(e.File), Kind: string(e.Kind), Reason: l.cut(e.Reason), Offset: e.Offset,
+					Chunk: e.Chunk, RecordID: e.RecordID})
 			} else {
 				r.ErrorsMore++
 			}
 		}
 		r.ErrorsMore += f.ErrorsOmitted
 	}
-	bw := bufio.NewWriter(w)
-	if err := reportTmpl.Execute(bw, r); err != nil {
-		return err
+	for i, n := range c.NotRead {
+		if i == l.files {
+			r.NotReadOmitted = len(c.NotRead) - i
+			break
+		}
+		r.NotRead = append(r.NotRead, parser.NotRead{Path: l.cut(n.Path), Reason: l.cut(n.Reason)})
 	}
-	return bw.Flush()
+	return r
+}
+
+// shownFindings picks the findings the report draws: all when they are
+// few, otherwise the n most severe (then riskiest, then earliest), in
+// their order in the case.
+func shownFindings(findings []*detections.Finding, n int) []int {
+	idx := make([]int, len(findings))
+	for i := range idx {
+		idx[i] = i
+	}
+	if len(idx) <= n {
+		return idx
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		fa, fb := findings[a], findings[b]
+		if d := fb.Rule.Severity.Rank() - fa.Rule.Severity.Rank(); d != 0 {
+			return d
+		}
+		return fb.Rule.RiskScore - fa.Rule.RiskScore
+	})
+	idx = idx[:n]
+	slices.Sort(idx)
+	return idx
+}
+
+func buildRules(c *Case, l htmlLimits) ([]htmlRule, int) {
+	fired := map[*detections.Rule]int{}
+	for _, f := range c.Findings {
+		fired[f.Rule]++
+	}
+	rules := slices.Clone(c.Rules)
+	slices.SortStableFunc(rules, func(a, b *detections.Rule) int {
+		if (fired[a] > 0) != (fired[b] > 0) {
+			if fired[a] > 0 {
+				return -1
+			}
+			return 1
+		}
+		return b.Severity.Rank() - a.Severity.Rank()
+	})
+	omitted := max(0, len(rules)-l.rules)
+	rules = rules[:len(rules)-omitted]
+	var out []htmlRule
+	for _, rule := range rules {
+		hr := htmlRule{Anchor: ruleAnchor(rule), ID: l.cut(rule.ID), Name: l.cut(rule.Name), Description: l.cut(rule.Description),
+			Origin: l.cut(rule.Origin), Version: l.cut(rule.Version), Severity: rule.Severity, Risk: rule.RiskScore, Fired: fired[rule],
+			FalsePositives: l.cutAll(rule.FalsePositives), Response: l.cutAll(rule.Response), References: l.cutAll(rule.References),
+			Sources: l.cutAll(rule.DataSources)}
+		for _, a := range rule.Attack {
+			hr.Attack = append(hr.Attack, detections.Attack{Tactic: l.cut(a.Tactic), TacticName: l.cut(a.TacticName), Technique: l.cut(a.Technique),
+				TechniqueName: l.cut(a.TechniqueName)})
+		}
+		out = append(out, hr)
+	}
+	return out, omitted
 }
 
 func ruleAnchor(r *detections.Rule) string { return "rule-" + anchorSafe(r.ID) }
@@ -181,28 +387,41 @@ func anchorSafe(s string) string {
 	}, s)
 }
 
-func buildFindings(c *Case, hits map[*timeline.Process][]*detections.Finding, ids map[*timeline.Process]string, window int) []htmlFinding {
+func buildFindings(c *Case, shown []int, hits map[*timeline.Process][]*detections.Finding, ids map[*timeline.Process]string, l htmlLimits) []htmlFinding {
 	position := map[*timeline.Process]int{}
+	for _, i := range shown {
+		position[c.Findings[i].Hits[0].Process] = -1
+	}
 	for _, h := range c.Timeline.Hosts {
 		for i, p := range h.Processes {
-			if hits[p] != nil {
+			if _, ok := position[p]; ok {
 				position[p] = i
 			}
 		}
 	}
 	var out []htmlFinding
-	for i, f := range c.Findings {
-		h := f.Hits[0]
-		p := h.Process
-		hf := htmlFinding{N: i + 1, Risk: f.Rule.RiskScore, Rank: f.Rule.Severity.Rank(), Hits: len(f.Hits), Time: formatTime(f.Time, c.Zone),
-			Host: f.Host, RuleID: f.Rule.ID, RuleName: f.Rule.Name, Severity: f.Rule.Severity, Attack: strings.Join(f.Rule.TechniqueIDs(), ", "),
-			Image: p.Image, CommandLine: p.CommandLine, User: p.User, NextHop: strings.Join(f.NextHops(), ", "), RuleAnchor: ruleAnchor(f.Rule),
-			NodeID: ids[p], PID: p.PID}
-		if p.Parent != nil {
-			hf.Parent = p.Parent.Image
+	for _, i := range shown {
+		f := c.Findings[i]
+		p := f.Hits[0].Process
+		hops := f.NextHops()
+		hopText := strings.Join(hops[:min(len(hops), 10)], ", ")
+		if len(hops) > 10 {
+			hopText += fmt.Sprintf(" and %d more", len(hops)-10)
 		}
-		for _, st := range p.Chain() {
-			hs := step(st.Process, c)
+		hf := htmlFinding{N: i + 1, Risk: f.Rule.RiskScore, Rank: f.Rule.Severity.Rank(), Hits: len(f.Hits), Time: formatTime(f.Time, c.Zone),
+			Last: formatTime(f.Last(), c.Zone), Host: l.cut(f.Host), RuleID: l.cut(f.Rule.ID), RuleName: l.cut(f.Rule.Name), Severity: f.Rule.Severity,
+			Attack: l.cut(strings.Join(f.Rule.TechniqueIDs(), ", ")), Image: l.cut(p.Image), CommandLine: l.cut(p.CommandLine), User: l.cut(p.User),
+			NextHop: l.cut(hopText), RuleAnchor: ruleAnchor(f.Rule), NodeID: ids[p], PID: p.PID}
+		if p.Parent != nil {
+			hf.Parent = l.cut(p.Parent.Image)
+		}
+		chain := p.Chain()
+		if len(chain) > l.chain {
+			hf.ChainOmitted = len(chain) - l.chain
+			chain = chain[hf.ChainOmitted:]
+		}
+		for _, st := range chain {
+			hs := step(st.Process, c, l)
 			if st.SinceParent > 0 {
 				hs.Since = "+" + st.SinceParent.String()
 			}
@@ -211,22 +430,30 @@ func buildFindings(c *Case, hits map[*timeline.Process][]*detections.Finding, id
 		}
 		procs := p.Host.Processes
 		at := position[p]
-		for j := max(0, at-window); j < min(len(procs), at+window+1); j++ {
-			hs := step(procs[j], c)
+		for j := max(0, at-l.window); at >= 0 && j < min(len(procs), at+l.window+1); j++ {
+			hs := step(procs[j], c, l)
 			hs.Hit = procs[j] == p
-			hs.Rules = ruleNames(hits[procs[j]])
+			hs.Rules = l.cut(ruleNames(hits[procs[j]]))
 			hf.Window = append(hf.Window, hs)
 		}
-		for _, e := range f.Evidence() {
-			hf.Evidence = append(hf.Evidence, fmt.Sprintf("%s (%s) record %d, chunk %d, offset 0x%x", e.File, e.Source, e.RecordID, e.Chunk, e.Offset))
+		for _, h := range f.Hits[1:min(len(f.Hits), l.examples+1)] {
+			hf.Examples = append(hf.Examples, step(h.Process, c, l))
+		}
+		ev := f.Evidence(l.evidence)
+		if len(ev) > l.evidence || len(f.Hits) > l.evidence {
+			ev, hf.EvidenceMore = ev[:min(len(ev), l.evidence)], true
+		}
+		for _, e := range ev {
+			hf.Evidence = append(hf.Evidence, l.cut(fmt.Sprintf("%s (%s) record %d, chunk %d, offset 0x%x", e.File, e.Source, e.RecordID, e.Chunk, e.Offset)))
 		}
 		out = append(out, hf)
 	}
 	return out
 }
 
-func step(p *timeline.Process, c *Case) htmlStep {
-	s := htmlStep{Image: p.Image, CommandLine: p.CommandLine, User: p.User, PID: p.PID, Placeholder: p.Placeholder, Link: string(p.Link), Note: p.LinkNote}
+func step(p *timeline.Process, c *Case, l htmlLimits) htmlStep {
+	s := htmlStep{Image: l.cut(p.Image), CommandLine: l.cut(p.CommandLine), User: l.cut(p.User), PID: p.PID, Placeholder: p.Placeholder,
+		Link: string(p.Link), Note: l.cut(p.LinkNote)}
 	if !p.Placeholder {
 		s.Time = formatTime(p.Time, c.Zone)
 	}
@@ -234,40 +461,49 @@ func step(p *timeline.Process, c *Case) htmlStep {
 }
 
 // buildTrees draws each host's process trees. Hosts are drawn in full while
-// the node budget lasts; beyond it only the branches leading to findings
-// (and the findings' descendants) are drawn, and the host says so.
-func buildTrees(tl *timeline.Timeline, hits map[*timeline.Process][]*detections.Finding, ids map[*timeline.Process]string, budget int, c *Case) []*htmlHost {
+// the node budget lasts; beyond it only the branches leading to the drawn
+// findings' first hits (and some of their descendants) are drawn, and the
+// host says so. Hosts with findings come first when not all hosts fit.
+func buildTrees(c *Case, shown []int, hits map[*timeline.Process][]*detections.Finding, ids map[*timeline.Process]string,
+	l htmlLimits) (out []*htmlHost, hostsOmitted, branchesOmitted int) {
 	onPath := map[*timeline.Process]bool{}
 	keep := map[*timeline.Process]bool{}
+	withFindings := map[*timeline.Host]int{}
 	for p := range hits {
-		keep[p] = true
-		for _, a := range p.Ancestors() {
-			onPath[a] = true
-			keep[a] = true
-		}
-		for i, d := range p.Descendants() {
-			if i == 200 {
-				break
+		withFindings[p.Host]++
+	}
+	for _, i := range shown {
+		for _, h := range c.Findings[i].Hits[:min(len(c.Findings[i].Hits), l.hitsMarked)] {
+			p := h.Process
+			keep[p] = true
+			for _, a := range p.Ancestors() {
+				onPath[a] = true
+				keep[a] = true
 			}
-			keep[d.Process] = true
+			for _, d := range descendants(p, l.descendants) {
+				keep[d] = true
+			}
 		}
 	}
-	var out []*htmlHost
+	hosts := slices.Clone(c.Timeline.Hosts)
+	if len(hosts) > l.hosts {
+		slices.SortStableFunc(hosts, func(a, b *timeline.Host) int {
+			return min(withFindings[b], 1) - min(withFindings[a], 1)
+		})
+		hostsOmitted = len(hosts) - l.hosts
+		hosts = hosts[:l.hosts]
+		slices.SortStableFunc(hosts, func(a, b *timeline.Host) int { return strings.Compare(a.Name, b.Name) })
+	}
 	n := 0
-	for _, h := range tl.Hosts {
-		hh := &htmlHost{Name: h.Name, Spellings: strings.Join(h.Spellings, ", "), Processes: len(h.Processes)}
-		for p := range hits {
-			if p.Host == h {
-				hh.Findings++
-			}
-		}
-		full := n+len(h.Processes)+len(h.Placeholders) <= budget
+	for _, h := range hosts {
+		hh := &htmlHost{Name: l.cut(h.Name), Spellings: l.cut(strings.Join(h.Spellings, ", ")), Processes: len(h.Processes), Findings: withFindings[h]}
+		full := n+len(h.Processes)+len(h.Placeholders) <= l.treeNodes
 		hh.Partial = !full
 		var draw func(p *timeline.Process, depth int) *htmlNode
 		draw = func(p *timeline.Process, depth int) *htmlNode {
 			n++
-			node := &htmlNode{ID: "p" + strconv.Itoa(n), Image: parser.BaseName(p.Image), User: p.User, CommandLine: p.CommandLine, PID: p.PID,
-				Hit: hits[p] != nil, OnPath: onPath[p], Placeholder: p.Placeholder, Rules: ruleNames(hits[p])}
+			node := &htmlNode{ID: "p" + strconv.Itoa(n), Image: l.cut(parser.BaseName(p.Image)), User: l.cut(p.User), CommandLine: l.cut(p.CommandLine),
+				PID: p.PID, Hit: hits[p] != nil, OnPath: onPath[p], Placeholder: p.Placeholder, Rules: l.cut(ruleNames(hits[p]))}
 			if p.Image == "" {
 				node.Image = "(image unknown)"
 			}
@@ -275,7 +511,7 @@ func buildTrees(tl *timeline.Timeline, hits map[*timeline.Process][]*detections.
 				node.Time = formatTime(p.Time, c.Zone)
 			}
 			if p.Link == timeline.LinkAmbiguous {
-				node.Link = p.LinkNote
+				node.Link = l.cut(p.LinkNote)
 			}
 			for _, f := range hits[p] {
 				if f.Rule.Severity.Rank() > node.Severity.Rank() {
@@ -285,19 +521,55 @@ func buildTrees(tl *timeline.Timeline, hits map[*timeline.Process][]*detections.
 			ids[p] = node.ID
 			if depth < 200 {
 				for _, child := range p.Children {
-					if full || keep[child] {
-						node.Children = append(node.Children, draw(child, depth+1))
+					if !full && !keep[child] {
+						continue
 					}
+					if n >= l.treeNodes && !full {
+						branchesOmitted++
+						continue
+					}
+					node.Children = append(node.Children, draw(child, depth+1))
 				}
 			}
 			return node
 		}
 		for _, root := range h.Roots() {
-			if full || keep[root] {
-				hh.Roots = append(hh.Roots, draw(root, 0))
+			if !full && !keep[root] {
+				continue
 			}
+			if n >= l.treeNodes && !full {
+				branchesOmitted++
+				continue
+			}
+			hh.Roots = append(hh.Roots, draw(root, 0))
 		}
 		out = append(out, hh)
 	}
+	return out, hostsOmitted, branchesOmitted
+}
+
+// descendants lists up to n processes below p, depth first, children in
+// time order: timeline's Descendants, without walking what is not listed.
+func descendants(p *timeline.Process, n int) []*timeline.Process {
+	var out []*timeline.Process
+	stack := []*timeline.Process{p}
+	for len(stack) > 0 && len(out) < n {
+		q := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if q != p {
+			out = append(out, q)
+		}
+		for i := len(q.Children) - 1; i >= 0; i-- {
+			stack = append(stack, q.Children[i])
+		}
+	}
 	return out
+}
+
+// sha256OrWhy is a file's SHA-256, or why there is none.
+func sha256OrWhy(f *parser.FileStats) string {
+	if f.SHA256 != "" {
+		return f.SHA256
+	}
+	return "none: " + f.SHA256Omitted
 }

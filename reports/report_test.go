@@ -255,3 +255,74 @@ func TestHTMLTreeBudget(t *testing.T) {
 		t.Error("a host over budget does not say so, or lost its findings")
 	}
 }
+
+// TestXLSXControlCharacters: control characters and bidirectional overrides
+// from the evidence are visible escapes in cells, which XML could not hold
+// (the library turned them into U+FFFD) or would show reversed; text stays
+// text, whatever it starts with.
+func TestXLSXControlCharacters(t *testing.T) {
+	t0 := time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC)
+	b := timeline.NewBuilder(timeline.Options{})
+	b.Add(&parser.ProcessEvent{Host: "WKS01\x1b]0;t\a", Time: t0, Source: parser.SourceSysmon1, RecordID: 1, PID: 100, PPID: 50,
+		Image: `C:\Tools\netscan.exe`, ProcessGUID: "A", CommandLine: "=cmd\x00 /c \x1b[2K\u202etxt.exe\r\nnext", User: "@bob\u009b", File: "x.evtx"})
+	tl := b.Build()
+	c := &Case{Version: "test", Zone: time.UTC, Timeline: tl}
+	f := openXLSX(t, c, XLSXOptions{})
+	for cell, want := range map[string]string{
+		"B2": `WKS01\x1b]0;T\a`, "K2": "=cmd\\x00 /c \\x1b[2K\\u202etxt.exe\\r\nnext", "I2": `@bob\u009b`,
+	} {
+		got, _ := f.GetCellValue(SheetTimeline, cell)
+		if got != want {
+			t.Errorf("%s = %q, want %q", cell, got, want)
+		}
+		if formula, _ := f.GetCellFormula(SheetTimeline, cell); formula != "" {
+			t.Errorf("%s is a formula: %q", cell, formula)
+		}
+	}
+}
+
+// TestHTMLEscapesEveryContext: what the evidence and rule files carry stays
+// text in every context of the report (element text, attributes, links),
+// and its control characters and bidirectional overrides are visible
+// escapes, not raw bytes the browser would hide or reverse.
+func TestHTMLEscapesEveryContext(t *testing.T) {
+	t0 := time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC)
+	b := timeline.NewBuilder(timeline.Options{})
+	host := `x" onmouseover="alert(1)`
+	b.Add(&parser.ProcessEvent{Host: host, Time: t0, Source: parser.SourceSysmon1, RecordID: 1, PID: 100, PPID: 50, Image: `C:\Tools\netscan.exe`,
+		ProcessGUID: "A", ParentProcessGUID: "P", ParentImage: `C:\Windows\explorer.exe`, File: "x.evtx"})
+	b.Add(&parser.ProcessEvent{Host: host, Time: t0.Add(time.Second), Source: parser.SourceSysmon1, RecordID: 2, PID: 200, PPID: 100,
+		Image: `C:\Windows\System32\mstsc.exe`, ProcessGUID: "B", ParentProcessGUID: "A", ParentImage: `C:\Tools\netscan.exe`, File: "x.evtx\x1b]0;t\a",
+		CommandLine: "mstsc.exe /v:SRV01 \x1b]52;c;ZXZpbA==\a \u202etxt.exe", User: "alice\x00'-->"})
+	tl := b.Build()
+	rules, _ := detections.Builtin()
+	var picked []*detections.Rule
+	for _, r := range rules {
+		if r.ID == "HuntQuery-CrowdStrike-NetscanMstscRDP" {
+			hostile := *r
+			hostile.Name = `</script><script>alert(2)</script>`
+			hostile.References = []string{"javascript:alert(3)", "https://example.org/ok"}
+			picked = append(picked, &hostile)
+		}
+	}
+	c := &Case{Version: "test", Zone: time.UTC, Timeline: tl, Rules: picked, Findings: detections.NewEngine(picked).Run(tl)}
+	if len(c.Findings) != 1 {
+		t.Fatalf("%d findings", len(c.Findings))
+	}
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, c, HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	for _, banned := range []string{`" ONMOUSEOVER="ALERT(1)`, `" onmouseover="alert(1)`, "<script>alert(2)", `href="javascript:`, "\x1b", "\a", "\x00", "\u202e"} {
+		if strings.Contains(html, banned) {
+			t.Errorf("report holds %q raw", banned)
+		}
+	}
+	for _, want := range []string{`data-host="X&#34; ONMOUSEOVER=&#34;ALERT(1)"`, "&lt;/script&gt;&lt;script&gt;alert(2)&lt;/script&gt;",
+		`href="#ZgotmplZ"`, `href="https://example.org/ok"`, `\x1b]52;c;ZXZpbA==\a \u202etxt.exe`, `alice\x00&#39;--&gt;`, `x.evtx\x1b]0;t\a`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}

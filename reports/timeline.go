@@ -6,13 +6,14 @@ package reports
 import (
 	"bufio"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
@@ -59,8 +60,7 @@ func newTimelineRecord(p *timeline.Process, loc *time.Location) timelineRecord {
 // WriteTimelineJSONL writes one JSON object per process.
 func WriteTimelineJSONL(w io.Writer, procs []*timeline.Process, loc *time.Location) error {
 	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
+	enc := termsafe.NewEncoder(bw)
 	for _, p := range procs {
 		if err := enc.Encode(newTimelineRecord(p, loc)); err != nil {
 			return err
@@ -74,8 +74,23 @@ func WriteTimelineJSONL(w io.Writer, procs []*timeline.Process, loc *time.Locati
 var timesketchHeader = []string{"message", "datetime", "timestamp", "timestamp_desc", "host", "pid", "ppid", "image",
 	"command_line", "user", "parent_image", "parent_link", "depth", "process_guid", "sources", "evidence"}
 
+// csvCell guards a CSV cell of text from the evidence, the way OWASP
+// recommends against formula injection: a cell that would begin with = + -
+// @ (or their full-width forms, which some spreadsheets also read as
+// formulas), a tab or a carriage return gets a leading single quote, and
+// control characters are written as visible escapes (termsafe: \x1b, \r,
+// \n). The exact value is in timeline.jsonl.
+func csvCell(s string) string {
+	v := termsafe.String(s)
+	if first, _ := utf8.DecodeRuneInString(s); s != "" && strings.ContainsRune("=+-@\t\r\uff1d\uff0b\uff0d\uff20", first) {
+		return "'" + v
+	}
+	return v
+}
+
 // WriteTimelineCSV writes the timeline as a CSV that Timesketch imports as is.
-// Timesketch wants ISO 8601 times with an offset; the zone is loc.
+// Timesketch wants ISO 8601 times with an offset; the zone is loc. Cells of
+// text are guarded against formulas (csvCell).
 func WriteTimelineCSV(w io.Writer, procs []*timeline.Process, loc *time.Location) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(timesketchHeader); err != nil {
@@ -89,10 +104,10 @@ func WriteTimelineCSV(w io.Writer, procs []*timeline.Process, loc *time.Location
 		for _, e := range p.Evidence {
 			evidence = append(evidence, fmt.Sprintf("%s#%d", e.File, e.RecordID))
 		}
-		row := []string{processMessage(p), p.Time.In(loc).Format("2006-01-02T15:04:05.000000-07:00"),
-			strconv.FormatInt(p.Time.UnixMicro(), 10), "Process Creation", p.Host.Name, strconv.Itoa(int(p.PID)),
-			strconv.Itoa(int(p.PPID)), p.Image, p.CommandLine, p.User, p.ResolvedParentImage(), string(p.Link),
-			strconv.Itoa(p.Depth), p.ProcessGUID, strings.Join(sources, " "), strings.Join(evidence, " ")}
+		row := []string{csvCell(processMessage(p)), p.Time.In(loc).Format("2006-01-02T15:04:05.000000-07:00"),
+			strconv.FormatInt(p.Time.UnixMicro(), 10), "Process Creation", csvCell(p.Host.Name), strconv.Itoa(int(p.PID)),
+			strconv.Itoa(int(p.PPID)), csvCell(p.Image), csvCell(p.CommandLine), csvCell(p.User), csvCell(p.ResolvedParentImage()),
+			string(p.Link), strconv.Itoa(p.Depth), csvCell(p.ProcessGUID), strings.Join(sources, " "), csvCell(strings.Join(evidence, " "))}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -119,7 +134,8 @@ func processMessage(p *timeline.Process) string {
 
 // WriteTree prints each host's process trees for a terminal. With a filter
 // that selects processes, only those and their ancestors are printed, the
-// selected ones marked with '*'.
+// selected ones marked with '*'. Text from the evidence is made safe for the
+// terminal (termsafe).
 func WriteTree(w io.Writer, tl *timeline.Timeline, f timeline.Filter, loc *time.Location) error {
 	bw := bufio.NewWriter(w)
 	selected := map[*timeline.Process]bool{}
@@ -136,7 +152,7 @@ func WriteTree(w io.Writer, tl *timeline.Timeline, f timeline.Filter, loc *time.
 		if f.Host != "" && timeline.CanonicalHost(f.Host) != h.Name {
 			continue
 		}
-		fmt.Fprintf(bw, "== %s (%s): %d processes\n", h.Name, strings.Join(h.Spellings, ", "), len(h.Processes))
+		fmt.Fprintf(bw, "== %s (%s): %d processes\n", termsafe.String(h.Name), termsafe.String(strings.Join(h.Spellings, ", ")), len(h.Processes))
 		for _, root := range h.Roots() {
 			if narrowed && !keep[root] {
 				continue
@@ -153,20 +169,20 @@ func writeNode(w *bufio.Writer, p *timeline.Process, prefix, branch string, narr
 	if selected[p] && narrowed {
 		mark = "*"
 	}
-	line := fmt.Sprintf("%s%s%s %s (%d)", prefix, branch, mark, parser.BaseName(p.Image), p.PID)
+	line := fmt.Sprintf("%s%s%s %s (%d)", prefix, branch, mark, termsafe.String(parser.BaseName(p.Image)), p.PID)
 	if p.Placeholder {
 		line += " [not logged]"
 	} else {
 		line = fmt.Sprintf("%s  %s", formatTime(p.Time, loc), line)
 		if p.User != "" {
-			line += " " + p.User
+			line += " " + termsafe.String(p.User)
 		}
 		if p.Link == timeline.LinkAmbiguous {
-			line += " [ambiguous parent: " + p.LinkNote + "]"
+			line += " [ambiguous parent: " + termsafe.String(p.LinkNote) + "]"
 		}
-		if cmd := p.CommandLine; cmd != "" {
-			if len(cmd) > 140 {
-				cmd = cmd[:137] + "..."
+		if cmd := termsafe.String(p.CommandLine); cmd != "" {
+			if r := []rune(cmd); len(r) > 140 {
+				cmd = string(r[:137]) + "..."
 			}
 			line += "  " + cmd
 		}

@@ -75,3 +75,53 @@ func TestWriteTree(t *testing.T) {
 		}
 	}
 }
+
+// TestCSVGuardsCells: cells from the evidence that a spreadsheet would read
+// as formulas start with a single quote, control characters are visible
+// escapes, and timeline.jsonl keeps the exact values.
+func TestCSVGuardsCells(t *testing.T) {
+	t0 := time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC)
+	b := timeline.NewBuilder(timeline.Options{})
+	hostile := parser.ProcessEvent{Host: "-2+3", Time: t0, Source: parser.SourceSysmon1, RecordID: 1, PID: 100, PPID: 50,
+		Image: `=cmd|' /C calc'!A0`, CommandLine: "+1\x00\x1b[31m\r\nred", User: "@SUM(1+1)", ParentImage: "\t=1+1",
+		ProcessGUID: "\uff1dHYPERLINK(\"http://x\")", File: "=evil.evtx"}
+	b.Add(&hostile)
+	procs := b.Build().Select(timeline.Filter{})
+	var buf bytes.Buffer
+	if err := WriteTimelineCSV(&buf, procs, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(buf.String(), "\x00\x1b\r") || strings.Count(buf.String(), "\n") != 2 {
+		t.Errorf("control characters in the CSV: %q", buf.String())
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("%d rows: %v", len(rows), err)
+	}
+	row := map[string]string{}
+	for i, h := range rows[0] {
+		row[h] = rows[1][i]
+	}
+	for field, want := range map[string]string{
+		"host": "'-2+3", "image": `'=cmd|' /C calc'!A0`, "command_line": `'+1\x00\x1b[31m\r\nred`, "user": "'@SUM(1+1)",
+		"parent_image": `'\t=1+1`, "process_guid": "'\uff1dHYPERLINK(\"http://x\")", "evidence": "'=evil.evtx#1",
+		"pid": "100", "timestamp": "1710410400000000",
+	} {
+		if row[field] != want {
+			t.Errorf("%s = %q, want %q", field, row[field], want)
+		}
+	}
+	for h, cell := range row {
+		if cell != "" && strings.ContainsAny(cell[:1], "=+-@\t\r") {
+			t.Errorf("%s begins with %q: %q", h, cell[:1], cell)
+		}
+	}
+	buf.Reset()
+	if err := WriteTimelineJSONL(&buf, procs, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil || rec["command_line"] != hostile.CommandLine || rec["image"] != hostile.Image {
+		t.Errorf("timeline.jsonl lost the exact values: %v %v", rec, err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/evtxhunt/evtxhunt/detections"
+	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
@@ -39,11 +40,15 @@ type XLSXOptions struct {
 	MaxRows int
 }
 
-// cellText makes a value safe for a cell: Excel holds at most 32,767
-// characters, so longer values are cut with a visible marker (the full value
-// stays in the JSON lines). Strings are always written as text, never as
-// formulas, whatever they start with.
+// cellText makes a value safe for a cell. XML cannot hold most control
+// characters (the library would turn them into U+FFFD), and bidirectional
+// overrides would show text reversed: both are visible escapes (termsafe;
+// line feeds and tabs stay). Excel holds at most 32,767 characters, so
+// longer values are cut with a visible marker (the full value stays in the
+// JSON lines). Strings are always written as text, never as formulas,
+// whatever they start with.
 func cellText(s string) string {
+	s = termsafe.Text(s)
 	if len(s) <= excelMaxCellChars {
 		return s
 	}
@@ -161,11 +166,28 @@ func (s *sheetStream) next() (string, int, error) {
 	return sheetName(s.base, s.part), s.row + 1, nil
 }
 
+// safeCells passes every text of a row through cellText.
+func safeCells(cells []any) []any {
+	for i, v := range cells {
+		switch v := v.(type) {
+		case string:
+			cells[i] = cellText(v)
+		case excelize.Cell:
+			if str, ok := v.Value.(string); ok {
+				v.Value = cellText(str)
+				cells[i] = v
+			}
+		}
+	}
+	return cells
+}
+
 func (s *sheetStream) write(cells []any, opts ...excelize.RowOpts) error {
 	_, row, err := s.next()
 	if err != nil {
 		return err
 	}
+	safeCells(cells)
 	s.row = row
 	return s.sw.SetRow("A"+strconv.Itoa(row), cells, opts...)
 }
@@ -263,12 +285,7 @@ func (x *xlsxWriter) summary() error {
 	row := 0
 	put := func(cells ...any) error {
 		row++
-		for i, v := range cells {
-			if str, ok := v.(string); ok {
-				cells[i] = cellText(str)
-			}
-		}
-		return sw.SetRow("A"+strconv.Itoa(row), cells)
+		return sw.SetRow("A"+strconv.Itoa(row), safeCells(cells))
 	}
 	section := func(title string, header ...string) error {
 		row++
@@ -461,12 +478,21 @@ func (x *xlsxWriter) timeline() error {
 	return s.finish()
 }
 
+// Bounds on the rows a finding takes: its first hits are listed (with
+// their trees), and a row says how many more there are; detections.jsonl
+// has the records of all. The trees sheet as a whole is bounded too.
+const (
+	xlsxHitRows  = 10
+	xlsxTreeHits = 3
+	xlsxTreeRows = 200_000
+)
+
 func (x *xlsxWriter) detections() error {
 	s := x.newStream(SheetDetections, []string{"Finding", "Time", "Host", "Severity", "Risk", "Rule", "ATT&CK", "Process", "PID",
 		"Command line", "Parent", "Parent command line", "User", "Next hop", "Chain", "Evidence", "Timeline row", "Rule ID"},
 		[]float64{8, 27, 12, 11, 6, 40, 22, 24, 8, 70, 24, 50, 22, 18, 50, 50, 14, 30})
 	for i, f := range x.c.Findings {
-		for _, h := range f.Hits {
+		for _, h := range f.Hits[:min(len(f.Hits), xlsxHitRows)] {
 			p := h.Process
 			var parent, parentCmd string
 			if p.Parent != nil {
@@ -495,6 +521,13 @@ func (x *xlsxWriter) detections() error {
 				return err
 			}
 		}
+		if more := len(f.Hits) - xlsxHitRows; more > 0 {
+			note := fmt.Sprintf("%d more hits of this finding (%d in all, last at %s): the records of every hit are in detections.jsonl",
+				more, len(f.Hits), x.when(f.Last()))
+			if err := s.write([]any{i + 1, "", f.Host, "", "", f.Rule.Name, "", "", "", note}); err != nil {
+				return err
+			}
+		}
 	}
 	return s.finish()
 }
@@ -506,15 +539,22 @@ func (x *xlsxWriter) trees() error {
 	s := x.newStream(SheetTrees, []string{"Finding", "Host", "Rule", "Time", "Process tree", "PID", "User", "Command line"},
 		[]float64{8, 12, 36, 27, 50, 8, 24, 90})
 	const maxDescendants = 200
+	rows := 0
 	for i, f := range x.c.Findings {
-		for _, h := range f.Hits {
+		if rows >= xlsxTreeRows {
+			note := fmt.Sprintf("the trees of findings %d to %d are not drawn here, to keep the sheet usable: their chains are in detections.jsonl", i+1, len(x.c.Findings))
+			if err := s.write([]any{i + 1, "", "", "", note}); err != nil {
+				return err
+			}
+			break
+		}
+		for _, h := range f.Hits[:min(len(f.Hits), xlsxTreeHits)] {
 			steps := h.Process.Chain()
 			base := len(steps) - 1
-			desc := h.Process.Descendants()
-			if len(desc) > maxDescendants {
-				desc = desc[:maxDescendants]
+			for _, d := range descendants(h.Process, maxDescendants) {
+				steps = append(steps, timeline.Step{Process: d})
 			}
-			for j, st := range append(steps, desc...) {
+			for j, st := range steps {
 				depth := j
 				if j > base {
 					depth = base + st.Depth - h.Process.Depth
@@ -531,6 +571,7 @@ func (x *xlsxWriter) trees() error {
 					excelize.RowOpts{StyleID: style}); err != nil {
 					return err
 				}
+				rows++
 			}
 		}
 	}

@@ -65,7 +65,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			return err
 		})
 		if err != nil {
-			fmt.Fprintln(stderr, "evtxhunt bench:", err)
+			fmt.Fprintln(stderr, "evtxhunt bench:", safeError(err))
 			return exitEvidence
 		}
 		t := parser.Sum(stats)
@@ -78,12 +78,12 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	for _, path := range files {
 		f, err := os.Open(path)
 		if err != nil {
-			fmt.Fprintln(stderr, "evtxhunt bench:", err)
+			fmt.Fprintln(stderr, "evtxhunt bench:", safeError(err))
 			return exitEvidence
 		}
 		ef, err := evtx.New(f)
 		if err != nil {
-			fmt.Fprintln(stderr, "evtxhunt bench:", err)
+			fmt.Fprintln(stderr, "evtxhunt bench:", safeError(err))
 			return exitEvidence
 		}
 		info, _ := f.Stat()

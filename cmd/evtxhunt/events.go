@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
 )
 
@@ -26,8 +27,7 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	out := bufio.NewWriterSize(stdout, 1<<16)
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
+	enc := termsafe.NewEncoder(out)
 	res, err := scanEvidence(ctx, paths, dec.options(), nil, stderr, func(ev *parser.ProcessEvent) error {
 		if ev.Source.IsExit() && !*exits {
 			return nil
@@ -38,7 +38,7 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 		err = ferr
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "evtxhunt events: %v\n", err)
+		fmt.Fprintf(stderr, "evtxhunt events: %s\n", safeError(err))
 		return exitEvidence
 	}
 	if *statsPath != "" {
@@ -46,7 +46,7 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 			Totals parser.Totals       `json:"totals"`
 			Files  []*parser.FileStats `json:"files"`
 		}{res.totals, res.stats}); err != nil {
-			fmt.Fprintf(stderr, "evtxhunt events: %v\n", err)
+			fmt.Fprintf(stderr, "evtxhunt events: %s\n", safeError(err))
 			return exitEvidence
 		}
 	}
@@ -62,7 +62,7 @@ func writeJSONFile(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return os.WriteFile(path, append(termsafe.AppendJSON(nil, b), '\n'), 0o644)
 }
 
 // printParseSummary prints the one-screen account of what was read.
@@ -90,7 +90,7 @@ func printParseSummary(w io.Writer, res *scanResult) {
 				fmt.Fprintf(w, "  ... %d more (see --stats)\n", t.Errors-show)
 				return
 			}
-			fmt.Fprintf(w, "  %v\n", &f.Errors[i])
+			fmt.Fprintf(w, "  %s\n", safeError(&f.Errors[i]))
 			shown++
 		}
 	}

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
+	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
 )
 
@@ -32,7 +36,7 @@ func scanEvidence(ctx context.Context, paths []string, opts parser.Options, prog
 	start := time.Now()
 	files, notRead := parser.FindEvidence(paths)
 	for _, n := range notRead {
-		fmt.Fprintf(stderr, "evtxhunt: not read: %v\n", n)
+		fmt.Fprintf(stderr, "evtxhunt: not read: %s\n", termsafe.String(n.String()))
 	}
 	bar := &progress{}
 	if prog != nil {
@@ -44,26 +48,87 @@ func scanEvidence(ctx context.Context, paths []string, opts parser.Options, prog
 	return r, err
 }
 
-// checkOutsideEvidence refuses an output folder inside the evidence: evidence
-// is read-only, and nothing is written next to it.
+// checkOutsideEvidence refuses an output folder that is an evidence folder
+// or inside one, or the folder of an evidence file (the case files would lie
+// next to it): evidence is read-only, and nothing is written next to it. A
+// new folder beside an evidence file is fine. Paths are compared where they
+// really are, symbolic links resolved, and case-insensitively on Windows and
+// macOS, whose file systems usually are.
 func checkOutsideEvidence(out string, evidence []string) error {
-	absOut, err := filepath.Abs(out)
+	realOut, err := resolvePath(out)
 	if err != nil {
-		return err
+		return fmt.Errorf("output folder %s: %w", out, err)
 	}
+	fold := runtime.GOOS == "windows" || runtime.GOOS == "darwin"
 	for _, e := range evidence {
-		absEv, err := filepath.Abs(e)
+		realEv, err := resolvePath(e)
+		if err != nil {
+			continue // the scan reports evidence it cannot read
+		}
+		info, err := os.Stat(realEv)
 		if err != nil {
 			continue
 		}
-		if info, err := os.Stat(absEv); err == nil && !info.IsDir() {
-			absEv = filepath.Dir(absEv)
+		if within(realOut, realEv, fold) {
+			return fmt.Errorf("output folder %s is inside the evidence %s (%s): evidence is never written to", out, e, realEv)
 		}
-		if absOut == absEv || strings.HasPrefix(absOut, absEv+string(filepath.Separator)) {
-			return fmt.Errorf("output folder %s is inside the evidence %s: evidence is never written to", out, e)
+		if !info.IsDir() && samePath(realOut, filepath.Dir(realEv), fold) {
+			return fmt.Errorf("output folder %s would put the case files next to the evidence file %s: nothing is written next to evidence; choose a new folder", out, e)
 		}
 	}
 	return nil
+}
+
+// within reports whether path is dir or inside it; both are clean absolute
+// paths. fold compares them case-insensitively.
+func within(path, dir string, fold bool) bool {
+	if fold {
+		path, dir = strings.ToLower(path), strings.ToLower(dir)
+	}
+	return path == dir || strings.HasPrefix(path, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator))
+}
+
+func samePath(a, b string, fold bool) bool {
+	return a == b || fold && strings.EqualFold(a, b)
+}
+
+// resolvePath is where path really is: absolute, each symbolic link of the
+// part that exists resolved in turn (so that ".." after a link leaves the
+// link's target, as the system does), and the rest, folders still to be
+// created, appended.
+func resolvePath(path string) (string, error) {
+	if !filepath.IsAbs(path) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", err
+		}
+		path = wd + string(filepath.Separator) + path
+	}
+	vol := filepath.VolumeName(path)
+	parts := strings.FieldsFunc(path[len(vol):], func(r rune) bool { return r < 0x80 && os.IsPathSeparator(uint8(r)) })
+	cur := vol + string(filepath.Separator)
+	for i, part := range parts {
+		switch part {
+		case ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, part)
+		real, err := filepath.EvalSymlinks(next)
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, lerr := os.Lstat(next); lerr == nil {
+				return "", fmt.Errorf("%s is a symbolic link to nothing", next)
+			}
+			return filepath.Join(append([]string{cur}, parts[i:]...)...), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		cur = real
+	}
+	return cur, nil
 }
 
 // parseTimeFlag reads --from and --to values: RFC 3339, or a UTC date and

@@ -9,15 +9,17 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"strings"
+
+	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 )
 
 // Exit codes shared by every subcommand.
 const (
-	exitClean    = 0 // everything read, nothing to report
-	exitEvidence = 1 // some evidence could not be read; the rest was analysed
-	exitUsage    = 2
-	exitFindings = 3 // a finding reached --fail-on
+	exitClean      = 0 // everything read, nothing to report
+	exitEvidence   = 1 // some evidence could not be read; the rest was analysed
+	exitUsage      = 2
+	exitFindings   = 3 // a finding reached --fail-on
+	exitIncomplete = 4 // a file of the case folder could not be written; it says which
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -110,13 +112,17 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// newFlagSet returns a FlagSet whose errors go to stderr and do not exit.
+// newFlagSet returns a FlagSet whose errors do not exit. The flag package
+// prints bad flags raw, and a flag can be a file name from a shell glob: its
+// errors are printed by usageError, made safe, instead.
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: evtxhunt %s %s\n\nflags:\n", name, synopsis)
+		fs.SetOutput(stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	return fs
 }
@@ -126,8 +132,12 @@ func usageError(stderr io.Writer, fs *flag.FlagSet, err error) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitClean
 	}
-	if err != nil && !strings.HasPrefix(err.Error(), "flag provided but not defined") {
-		fmt.Fprintf(stderr, "evtxhunt %s: %v\n", fs.Name(), err)
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxhunt %s: %s\n", fs.Name(), safeError(err))
 	}
 	return exitUsage
 }
+
+// safeError is an error's message made safe for a terminal: messages quote
+// file names, host names and values from the evidence.
+func safeError(err error) string { return termsafe.String(err.Error()) }

@@ -2,13 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,6 +18,7 @@ import (
 	_ "time/tzdata" // --tz works on machines without a zone database
 
 	"github.com/evtxhunt/evtxhunt/detections"
+	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
 	"github.com/evtxhunt/evtxhunt/reports"
 	"github.com/evtxhunt/evtxhunt/timeline"
@@ -35,7 +36,7 @@ type analysis struct {
 	zone       *time.Location
 	filter     timeline.Filter
 	min, fail  detections.Severity
-	ruleSet    []*detections.Rule
+	set        *detections.RuleSet
 }
 
 func (a *analysis) register(fs *flag.FlagSet) {
@@ -53,9 +54,10 @@ func (a *analysis) register(fs *flag.FlagSet) {
 	fs.BoolVar(&a.quiet, "quiet", false, "no progress bar")
 }
 
-// parse checks the flags; inputs are the evidence or case folders read, which
+// parse checks the flags and loads the rules, saying on stderr which rule
+// files did not load; inputs are the evidence or case folders read, which
 // the output must stay out of.
-func (a *analysis) parse(inputs []string, now time.Time) error {
+func (a *analysis) parse(inputs []string, now time.Time, stderr io.Writer) error {
 	for _, f := range strings.Split(a.formats, ",") {
 		f = strings.ToLower(strings.TrimSpace(f))
 		if f == "" {
@@ -85,18 +87,10 @@ func (a *analysis) parse(inputs []string, now time.Time) error {
 			return fmt.Errorf("--fail-on: %v", err)
 		}
 	}
-	if a.ruleSet, err = loadRules(a.rules); err != nil {
+	if a.set, err = loadRuleSet(a.rules, a.sigma); err != nil {
 		return err
 	}
-	for _, dir := range a.sigma {
-		load := detections.LoadSigma(dir)
-		if len(load.Rules) == 0 {
-			return fmt.Errorf("--sigma %s: no process_creation rule loaded (%d errors)", dir, len(load.Errors))
-		}
-		if a.ruleSet, err = detections.Merge(a.ruleSet, load.Rules); err != nil {
-			return fmt.Errorf("--sigma %s: %v", dir, err)
-		}
-	}
+	printNotLoaded(stderr, a.set, " (all listed in summary.json, rules.not_loaded)")
 	if a.out == "" {
 		a.out = "evtxhunt-" + now.UTC().Format("20060102T150405Z")
 	}
@@ -113,7 +107,7 @@ func (a *analysis) has(format string) bool { return slices.Contains(a.formatList
 func prepareCaseDir(dir string, force bool) error {
 	entries, err := os.ReadDir(dir)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, os.ErrNotExist):
 		return os.MkdirAll(dir, 0o755)
 	case err != nil:
 		return err
@@ -134,33 +128,28 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, fs, err)
 	}
 	started := time.Now()
-	if err := a.parse(paths, started); err != nil {
+	if err := a.parse(paths, started, stderr); err != nil {
 		return usageError(stderr, fs, err)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	events, err := newEventLog(a.out, a.has("jsonl"))
-	if err != nil {
-		fmt.Fprintf(stderr, "evtxhunt scan: %v\n", err)
-		return exitEvidence
-	}
+	events := newEventLog(a.out, a.has("jsonl"))
 	b := timeline.NewBuilder(timeline.Options{})
 	res, err := scanEvidence(ctx, paths, dec.options(),
 		func(files []string) *progress { return newProgress(stderr, a.quiet, files) }, stderr,
 		func(ev *parser.ProcessEvent) error {
 			b.Add(ev)
-			return events.write(ev)
+			events.write(ev)
+			return nil
 		})
-	if cerr := events.close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		fmt.Fprintf(stderr, "evtxhunt scan: %v\n", err)
+		events.abort(err)
+		fmt.Fprintf(stderr, "evtxhunt scan: %s\n", safeError(err))
 		return exitEvidence
 	}
 	c := &reports.Case{Version: version, CommandLine: append([]string{"evtxhunt", "scan"}, args...), Started: started,
-		Files: res.stats, NotRead: res.notRead}
+		Files: res.stats, NotRead: res.notRead, Output: events.close()}
 	code := a.finish(c, b, stdout, stderr)
 	printParseSummary(stderr, res)
 	if code == exitClean && !res.clean() {
@@ -170,21 +159,36 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 }
 
 // finish builds the timeline, runs the rules, writes the case folder and
-// prints the findings; it returns exitClean or, with --fail-on, exit 3.
+// prints the findings; it returns exitClean, exitIncomplete when a file of
+// the case folder could not be written, or with --fail-on exitFindings.
 func (a *analysis) finish(c *reports.Case, b *timeline.Builder, stdout, stderr io.Writer) int {
-	c.Zone, c.Filter, c.MinSeverity, c.Rules = a.zone, a.filter, a.min, a.ruleSet
+	c.Zone, c.Filter, c.MinSeverity = a.zone, a.filter, a.min
+	c.Rules, c.RulesNotLoaded, c.RulesNotApplicable = a.set.Rules, a.set.NotLoaded, a.set.NotApplicable
 	c.Timeline = b.Build()
-	for _, f := range detections.NewEngine(a.ruleSet).Run(c.Timeline) {
-		if f.Rule.Severity.Rank() >= a.min.Rank() && slices.ContainsFunc(f.Hits, func(h detections.Hit) bool { return a.filter.Match(h.Process) }) {
+	for _, f := range detections.NewEngine(a.set.Rules).Run(c.Timeline) {
+		if f.Rule.Severity.Rank() < a.min.Rank() {
+			continue
+		}
+		// A finding gathers many hits: keep those the filters select.
+		var hits []detections.Hit
+		for _, h := range f.Hits {
+			if a.filter.Match(h.Process) {
+				hits = append(hits, h)
+			}
+		}
+		if len(hits) > 0 {
+			f.Hits, f.Time = hits, hits[0].Process.Time
 			c.Findings = append(c.Findings, f)
 		}
 	}
+	slices.SortStableFunc(c.Findings, func(x, y *detections.Finding) int { return x.Time.Compare(y.Time) })
 	c.Finished = time.Now()
-	if err := reports.WriteCase(a.out, c, a.formatList); err != nil {
-		fmt.Fprintf(stderr, "evtxhunt: writing the case folder: %v\n", err)
-		return exitEvidence
-	}
+	werr := reports.WriteCase(a.out, c, a.formatList, reports.WriteOptions{})
 	printFindings(stdout, c, a.out)
+	if werr != nil {
+		fmt.Fprintf(stderr, "evtxhunt: %s\n", safeError(werr))
+		return exitIncomplete
+	}
 	if a.fail != "" && slices.ContainsFunc(c.Findings, func(f *detections.Finding) bool { return f.Rule.Severity.Rank() >= a.fail.Rank() }) {
 		return exitFindings
 	}
@@ -195,13 +199,13 @@ func (a *analysis) finish(c *reports.Case, b *timeline.Builder, stdout, stderr i
 func printFindings(w io.Writer, c *reports.Case, out string) {
 	by := c.FindingsBySeverity()
 	fmt.Fprintf(w, "evtxhunt: %d processes on %d hosts (%d duplicate records counted once); case folder %s\n",
-		c.Timeline.Processes(), len(c.Timeline.Hosts), c.Timeline.Duplicates, out)
+		c.Timeline.Processes(), len(c.Timeline.Hosts), c.Timeline.Duplicates, termsafe.String(out))
 	fmt.Fprintf(w, "findings: %d (critical %d, high %d, medium %d, low %d, informational %d); times in %s\n", len(c.Findings),
 		by[detections.Critical], by[detections.High], by[detections.Medium], by[detections.Low], by[detections.Informational], c.Zone)
 	const show = 15
 	for i, f := range c.Findings {
 		if i == show {
-			fmt.Fprintf(w, "  ... %d more in %s\n", len(c.Findings)-show, filepath.Join(out, reports.DetectionsFile))
+			fmt.Fprintf(w, "  ... %d more in %s\n", len(c.Findings)-show, termsafe.String(filepath.Join(out, reports.DetectionsFile)))
 			break
 		}
 		h := f.Hits[0]
@@ -210,53 +214,65 @@ func printFindings(w io.Writer, c *reports.Case, out string) {
 			line += " <- " + parser.BaseName(p.Image)
 		}
 		if hops := f.NextHops(); len(hops) > 0 {
-			line += " -> " + strings.Join(hops, ", ")
+			const most = 5
+			line += " -> " + strings.Join(hops[:min(len(hops), most)], ", ")
+			if len(hops) > most {
+				line += fmt.Sprintf(" and %d more", len(hops)-most)
+			}
 		}
 		if len(f.Hits) > 1 {
 			line += fmt.Sprintf(" (%d hits)", len(f.Hits))
 		}
-		fmt.Fprintln(w, line)
+		fmt.Fprintln(w, termsafe.String(line))
 	}
 }
 
 // eventLog writes every process event read to events.jsonl, which merge
-// rebuilds a case from.
+// rebuilds a case from. A write that fails (a full disk) does not stop the
+// analysis: the file is then not committed, and close says why.
 type eventLog struct {
-	f   *os.File
-	w   *bufio.Writer
-	enc *json.Encoder
+	file   *reports.AtomicFile
+	w      *bufio.Writer
+	enc    *termsafe.Encoder
+	failed bool
 }
 
-func newEventLog(dir string, enabled bool) (*eventLog, error) {
+func newEventLog(dir string, enabled bool) *eventLog {
 	if !enabled {
-		return &eventLog{}, nil
+		return &eventLog{}
 	}
-	f, err := os.Create(filepath.Join(dir, reports.EventsFile))
-	if err != nil {
-		return nil, err
-	}
+	f := reports.CreateAtomic(dir, reports.EventsFile, nil)
 	w := bufio.NewWriterSize(f, 1<<16)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return &eventLog{f, w, enc}, nil
+	return &eventLog{file: f, w: w, enc: termsafe.NewEncoder(w)}
 }
 
-func (l *eventLog) write(ev *parser.ProcessEvent) error {
-	if l.enc == nil {
-		return nil
+func (l *eventLog) write(ev *parser.ProcessEvent) {
+	if l.enc == nil || l.failed {
+		return
 	}
-	return l.enc.Encode(ev)
+	if err := l.enc.Encode(ev); err != nil {
+		l.failed = true
+		l.file.Fail(err)
+	}
 }
 
-func (l *eventLog) close() error {
-	if l.f == nil {
+// abort removes events.jsonl: the analysis stopped before its end.
+func (l *eventLog) abort(err error) {
+	if l.file != nil {
+		l.file.Fail(err)
+		l.file.Commit()
+	}
+}
+
+// close commits events.jsonl and gives its outcome, if it was written at all.
+func (l *eventLog) close() []reports.CaseFile {
+	if l.file == nil {
 		return nil
 	}
-	err := l.w.Flush()
-	if cerr := l.f.Close(); err == nil {
-		err = cerr
+	if err := l.w.Flush(); err != nil {
+		l.file.Fail(err)
 	}
-	return err
+	return []reports.CaseFile{l.file.Commit()}
 }
 
 func runMerge(args []string, stdout, stderr io.Writer) int {
@@ -271,35 +287,54 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, fs, errors.New("no case folder given"))
 	}
 	started := time.Now()
-	if err := a.parse(dirs, started); err != nil {
+	if err := a.parse(dirs, started, stderr); err != nil {
 		return usageError(stderr, fs, err)
 	}
 	c := &reports.Case{Version: version, CommandLine: append([]string{"evtxhunt", "merge"}, args...), Started: started, MergedFrom: dirs}
 	b := timeline.NewBuilder(timeline.Options{})
-	events, err := newEventLog(a.out, a.has("jsonl"))
-	if err != nil {
-		fmt.Fprintf(stderr, "evtxhunt merge: %v\n", err)
-		return exitEvidence
-	}
+	eventLog := newEventLog(a.out, a.has("jsonl"))
+	// A case folder that is damaged or incomplete is merged as far as it
+	// can be read, and what could not be is reported; only when no case
+	// gives anything is the merge refused.
+	usable := 0
 	for _, dir := range dirs {
-		s, err := reports.ReadSummary(dir)
-		if err == nil {
-			err = readEvents(filepath.Join(dir, reports.EventsFile), func(ev *parser.ProcessEvent) error {
-				b.Add(ev)
-				return events.write(ev)
-			})
+		var problems []parser.NotRead
+		s, serr := reports.ReadSummary(dir)
+		if err := serr; err != nil {
+			problems = append(problems, parser.NotRead{Path: dir, Reason: fmt.Sprintf("%v: its evidence inventory and parse health are not in the merge", err)})
+		} else {
+			c.Files = append(c.Files, s.Parse.Files...)
+			c.NotRead = append(c.NotRead, s.Evidence.NotRead...)
 		}
-		if err != nil {
-			fmt.Fprintf(stderr, "evtxhunt merge: %s: %v (was it scanned with --format jsonl?)\n", dir, err)
-			return exitUsage
+		events := filepath.Join(dir, reports.EventsFile)
+		skipped, eerr := readEvents(events, func(ev *parser.ProcessEvent) error {
+			b.Add(ev)
+			eventLog.write(ev)
+			return nil
+		})
+		if err := eerr; err != nil {
+			why := err.Error()
+			if errors.Is(err, os.ErrNotExist) {
+				why = "missing"
+			}
+			problems = append(problems, parser.NotRead{Path: events, Reason: fmt.Sprintf("%s: its events are not in the merge (was it scanned with --format jsonl?)", why)})
 		}
-		c.Files = append(c.Files, s.Parse.Files...)
-		c.NotRead = append(c.NotRead, s.Evidence.NotRead...)
+		for _, why := range skipped {
+			problems = append(problems, parser.NotRead{Path: events, Reason: why})
+		}
+		if serr == nil || eerr == nil {
+			usable++
+		}
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "evtxhunt merge: %s\n", termsafe.String(p.String()))
+		}
+		c.NotRead = append(c.NotRead, problems...)
 	}
-	if err := events.close(); err != nil {
-		fmt.Fprintf(stderr, "evtxhunt merge: %v\n", err)
-		return exitEvidence
+	if usable == 0 {
+		fmt.Fprintln(stderr, "evtxhunt merge: no case folder could be read")
+		return exitUsage
 	}
+	c.Output = eventLog.close()
 	slices.SortStableFunc(c.Files, func(x, y *parser.FileStats) int { return strings.Compare(x.Path, y.Path) })
 	code := a.finish(c, b, stdout, stderr)
 	if code == exitClean && parser.Sum(c.Files).Errors+len(c.NotRead) > 0 {
@@ -308,25 +343,88 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// readEvents reads an events.jsonl file.
-func readEvents(path string, fn func(*parser.ProcessEvent) error) error {
+// maxEventLine bounds a line of events.jsonl: an event with the longest
+// command lines Windows records is well under 1 MiB.
+const maxEventLine = 16 << 20
+
+// readEvents reads a case's events.jsonl, calling fn for the event of every
+// complete line. A line that is not an event (damaged, a last line cut short
+// by a full disk, longer than any event) is skipped and described in
+// skipped, with its file and line number. err is set when the file cannot
+// be read at all, or fn fails.
+func readEvents(path string, fn func(*parser.ProcessEvent) error) (skipped []string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
-	dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<16))
-	for {
-		var ev parser.ProcessEvent
-		if err := dec.Decode(&ev); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if err := fn(&ev); err != nil {
-			return err
+	const listed = 10 // lines described one by one; the rest are counted
+	bad := 0
+	skip := func(line int, why string) {
+		if bad++; bad <= listed {
+			skipped = append(skipped, fmt.Sprintf("line %d: %s; line skipped", line, why))
 		}
 	}
+	r := bufio.NewReaderSize(f, 1<<16)
+	var buf []byte
+	for line := 1; ; line++ {
+		buf = buf[:0]
+		tooLong := false
+		var rerr error
+		for {
+			var part []byte
+			part, rerr = r.ReadSlice('\n')
+			if len(buf)+len(part) <= maxEventLine {
+				buf = append(buf, part...)
+			} else {
+				tooLong = true
+			}
+			if rerr != bufio.ErrBufferFull {
+				break
+			}
+		}
+		if rerr != nil && rerr != io.EOF {
+			return skipped, fmt.Errorf("%s:%d: %w", path, line, rerr)
+		}
+		complete := len(buf) > 0 && buf[len(buf)-1] == '\n'
+		switch text := bytes.TrimSpace(buf); {
+		case tooLong:
+			skip(line, fmt.Sprintf("longer than %d bytes", maxEventLine))
+		case len(text) == 0:
+		default:
+			var ev parser.ProcessEvent
+			if err := json.Unmarshal(text, &ev); err != nil {
+				if !complete {
+					skip(line, fmt.Sprintf("last line cut short (%d bytes, no end of line)", len(buf)))
+				} else {
+					skip(line, "not an event: "+err.Error())
+				}
+				break
+			}
+			if !knownSource(ev.Source) {
+				skip(line, fmt.Sprintf("not an event: source %q", ev.Source))
+				break
+			}
+			if err := fn(&ev); err != nil {
+				return skipped, err
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+	}
+	if bad > listed {
+		skipped = append(skipped, fmt.Sprintf("%d more lines skipped", bad-listed))
+	}
+	return skipped, nil
+}
+
+func knownSource(s parser.Source) bool {
+	switch s {
+	case parser.SourceSecurity4688, parser.SourceSysmon1, parser.SourceSecurity4689, parser.SourceSysmon5:
+		return true
+	}
+	return false
 }
 
 // stringList is a repeatable string flag.

@@ -49,23 +49,23 @@ func runTimeline(args []string, stdout, stderr io.Writer) int {
 		return nil
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "evtxhunt timeline: %v\n", err)
+		fmt.Fprintf(stderr, "evtxhunt timeline: %s\n", safeError(err))
 		return exitEvidence
 	}
 	tl := b.Build()
 	if *out != "" {
 		if err := os.MkdirAll(*out, 0o755); err != nil {
-			fmt.Fprintf(stderr, "evtxhunt timeline: %v\n", err)
+			fmt.Fprintf(stderr, "evtxhunt timeline: %s\n", safeError(err))
 			return exitEvidence
 		}
-		if err := reports.WriteTimelineFiles(*out, tl.Select(filter), time.UTC); err != nil {
-			fmt.Fprintf(stderr, "evtxhunt timeline: %v\n", err)
-			return exitEvidence
+		if err := reports.WriteTimelineFiles(*out, tl.Select(filter), time.UTC, reports.WriteOptions{}); err != nil {
+			fmt.Fprintf(stderr, "evtxhunt timeline: %s\n", safeError(err))
+			return exitIncomplete
 		}
 	}
 	if *tree || *out == "" {
 		if err := reports.WriteTree(stdout, tl, filter, time.UTC); err != nil {
-			fmt.Fprintf(stderr, "evtxhunt timeline: %v\n", err)
+			fmt.Fprintf(stderr, "evtxhunt timeline: %s\n", safeError(err))
 			return exitEvidence
 		}
 	}
