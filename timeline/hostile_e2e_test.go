@@ -3,6 +3,7 @@ package timeline_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -154,6 +155,13 @@ func TestPlantedLogDoesNotEraseTheAttack(t *testing.T) {
 			t.Errorf("%s (%s) not flagged: %v", p.Image, p.File, p.Flags)
 		}
 	}
+	summary, err := json.Marshal((&reports.Case{Timeline: tl}).Summary().Timeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(summary, []byte(`"conflicting_records":3`)) || !bytes.Contains(summary, []byte(`"record_id":2,"time":"2024-03-14T10:00:01.0000000Z","pid":4608,"versions":[{"source":"security-4688","file":"`+filepath.Join(dir, "A", "Security.evtx"))) {
+		t.Errorf("summary.json's timeline: %s", summary)
+	}
 	first := render(t, tl)
 	orders := [][]string{{paths[2], paths[1], paths[0]}, {paths[1], paths[0], paths[2]}, {paths[0], paths[2], paths[1]}}
 	for _, order := range orders {
@@ -248,5 +256,22 @@ func TestPIDReusedAfterTheChild(t *testing.T) {
 	want := []string{"LEGACY11: netscan.exe -> mstsc.exe [pid] LEGACY11#1 LEGACY11#2", "WKS11: netscan.exe -> mstsc.exe [pid] WKS11.corp.local#1 WKS11.corp.local#2"}
 	if !slices.Equal(got, want) {
 		t.Errorf("seed findings %q, want %q", got, want)
+	}
+}
+
+// Item 12: the tree printed for --host names only the machine asked for.
+func TestTreeOfOneDomain(t *testing.T) {
+	b := timeline.NewBuilder(timeline.Options{})
+	for i, host := range []string{"DC01.alpha.local", "DC01.beta.local", "dc01.beta.local"} {
+		b.Add(&parser.ProcessEvent{Host: host, Time: at(float64(i)), Source: parser.SourceSecurity4688, RecordID: uint64(i + 1),
+			PID: uint32(100 + 4*i), PPID: 100, Image: fmt.Sprintf(`C:\p%d.exe`, i), File: host + ".evtx"})
+	}
+	var buf bytes.Buffer
+	if err := reports.WriteTree(&buf, b.Build(), timeline.Filter{Host: "dc01.beta.local"}, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.HasPrefix(out, "== DC01.BETA.LOCAL (DC01.beta.local, dc01.beta.local): 2 processes\n") || strings.Contains(out, "ALPHA") ||
+		!strings.Contains(out, `p2.exe (108)`) || strings.Contains(out, "p0.exe") {
+		t.Errorf("tree:\n%s", out)
 	}
 }
