@@ -285,6 +285,9 @@ func (hb *hostBuilder) split(short string) (map[string]*hostPart, map[string]str
 		pt := part(s)
 		pt.host.Spellings = append(pt.host.Spellings, s)
 	}
+	for _, pt := range parts {
+		pt.host.names = newHostNameSet(pt.host.Spellings)
+	}
 	if len(parts) == 1 {
 		pt := parts[short]
 		pt.creations, pt.exits = hb.creations, hb.exits

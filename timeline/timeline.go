@@ -206,6 +206,26 @@ type Host struct {
 	Spellings    []string   // every Computer value seen, sorted
 	Processes    []*Process // logged processes in time order (stable)
 	Placeholders []*Process // parents that were never logged
+	names        hostNameSet
+}
+
+// hostNameSet is what Named needs of the spellings, computed once in Build:
+// a crafted log can give one host thousands of spellings.
+type hostNameSet struct {
+	keys []string // hostKey of every spelling, sorted, unique
+	fqdn bool     // some spelling is a FQDN
+}
+
+func newHostNameSet(spellings []string) hostNameSet {
+	var ns hostNameSet
+	for _, s := range spellings {
+		k := hostKey(s)
+		ns.keys = append(ns.keys, k)
+		ns.fqdn = ns.fqdn || isFQDN(k)
+	}
+	slices.Sort(ns.keys)
+	ns.keys = slices.Compact(ns.keys)
+	return ns
 }
 
 // Roots are the processes without a parent, placeholders included, in time
@@ -237,15 +257,14 @@ func (h *Host) Named(name string) bool {
 	if !isFQDN(k) {
 		return k == CanonicalHost(h.Name)
 	}
-	fqdnSeen := false
-	for _, s := range h.Spellings {
-		sk := hostKey(s)
-		if sk == k {
-			return true
-		}
-		fqdnSeen = fqdnSeen || isFQDN(sk)
+	ns := h.names
+	if ns.keys == nil { // a Host not made by Build
+		ns = newHostNameSet(h.Spellings)
 	}
-	return !fqdnSeen && CanonicalHost(k) == h.Name
+	if _, ok := slices.BinarySearch(ns.keys, k); ok {
+		return true
+	}
+	return !ns.fqdn && CanonicalHost(k) == h.Name
 }
 
 // Conflict is a record that files hold in more than one version: the same
