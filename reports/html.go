@@ -241,7 +241,7 @@ func buildTrees(tl *timeline.Timeline, hits map[*timeline.Process][]*detections.
 	keep := map[*timeline.Process]bool{}
 	for p := range hits {
 		keep[p] = true
-		for _, a := range p.Ancestors() {
+		for a := p.Parent; a != nil && !onPath[a]; a = a.Parent { // above a marked one, all are
 			onPath[a] = true
 			keep[a] = true
 		}
