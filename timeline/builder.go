@@ -59,9 +59,10 @@ type exitVersion struct {
 // It keeps where it was read (the first copy by file name) for the report
 // of a conflict, and its content's hash to tell copies from versions.
 type exitRecord struct {
-	at       int64 // Unix nanoseconds
+	sec      int64 // Unix time
 	hash     uint64
 	offset   int64
+	nsec     int32
 	pid      uint32
 	chunk    int32
 	spelling int32 // of the host, in hostBuilder.spellingList
@@ -70,13 +71,18 @@ type exitRecord struct {
 	file     string
 }
 
-// recordKey identifies a record whichever file it was read from.
+// recordKey identifies a record whichever file it was read from. The time
+// is kept whole: Unix nanoseconds overflow past 2262, and a FILETIME can
+// say 30828.
 type recordKey struct {
 	source   parser.Source
 	recordID uint64
-	time     int64
+	sec      int64
+	nsec     int32
 	pid      uint32
 }
+
+func (k recordKey) time() time.Time { return time.Unix(k.sec, int64(k.nsec)).UTC() }
 
 // NewBuilder returns an empty Builder.
 func NewBuilder(o Options) *Builder {
@@ -108,7 +114,7 @@ func (b *Builder) intern(s string) string {
 func content(ev *parser.ProcessEvent) parser.ProcessEvent {
 	c := *ev
 	c.File, c.Chunk, c.Offset, c.RecordNumber = "", 0, 0, 0
-	c.Time = time.Unix(0, ev.Time.UnixNano()).UTC() // one representation per instant
+	c.Time = ev.Time.UTC().Round(0) // one representation per instant
 	return c
 }
 
@@ -135,7 +141,7 @@ func (b *Builder) Add(ev *parser.ProcessEvent) {
 		hb.spellingList = append(hb.spellingList, b.intern(ev.Host))
 		hb.spellings[hb.spellingList[spelling]] = spelling
 	}
-	key := recordKey{ev.Source, ev.RecordID, ev.Time.UnixNano(), ev.PID}
+	key := recordKey{ev.Source, ev.RecordID, ev.Time.Unix(), int32(ev.Time.Nanosecond()), ev.PID}
 	ref := Evidence{Source: ev.Source, File: b.intern(ev.File), RecordID: ev.RecordID, Chunk: ev.Chunk, Offset: ev.Offset}
 	if ev.Source.IsExit() {
 		b.addExit(hb, key, ev, ref, spelling)
@@ -220,7 +226,7 @@ func (b *Builder) addExit(hb *hostBuilder, key recordKey, ev *parser.ProcessEven
 	} else {
 		hb.seenExit[key] = len(hb.exits)
 	}
-	hb.exits = append(hb.exits, exitRecord{at: key.time, hash: h, offset: ev.Offset, pid: ev.PID, chunk: int32(ev.Chunk), spelling: spelling,
+	hb.exits = append(hb.exits, exitRecord{sec: key.sec, nsec: key.nsec, hash: h, offset: ev.Offset, pid: ev.PID, chunk: int32(ev.Chunk), spelling: spelling,
 		guid: strings.Clone(ev.ProcessGUID), image: b.intern(ev.Image), file: ref.File})
 }
 
@@ -313,7 +319,7 @@ func (hb *hostBuilder) split(short string) (map[string]*hostPart, map[string]str
 func (hb *hostBuilder) conflicts(names map[string]string) []Conflict {
 	var out []Conflict
 	for key, vs := range hb.versions {
-		c := Conflict{Host: vs.procs[0].Host.Name, Source: key.source, RecordID: key.recordID, Time: time.Unix(0, key.time).UTC(), PID: key.pid}
+		c := Conflict{Host: vs.procs[0].Host.Name, Source: key.source, RecordID: key.recordID, Time: key.time(), PID: key.pid}
 		for _, p := range vs.procs {
 			p.Flags = append(p.Flags, FlagConflict)
 			c.Versions = append(c.Versions, p.Evidence[0])
@@ -321,7 +327,7 @@ func (hb *hostBuilder) conflicts(names map[string]string) []Conflict {
 		out = append(out, c)
 	}
 	for key, vers := range hb.exitVers {
-		c := Conflict{Host: names[hb.spellingList[hb.exits[vers[0]].spelling]], Source: key.source, RecordID: key.recordID, Time: time.Unix(0, key.time).UTC(), PID: key.pid}
+		c := Conflict{Host: names[hb.spellingList[hb.exits[vers[0]].spelling]], Source: key.source, RecordID: key.recordID, Time: key.time(), PID: key.pid}
 		for _, i := range vers {
 			x := hb.exits[i]
 			c.Versions = append(c.Versions, Evidence{Source: key.source, File: x.file, RecordID: key.recordID, Chunk: int(x.chunk), Offset: x.offset})

@@ -2,6 +2,7 @@ package timeline
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -289,5 +290,20 @@ func TestTiedParentsAreAmbiguous(t *testing.T) {
 	child = find(t, build(evs...).Hosts[0], `C:\child.exe`, sec(1))
 	if child.Link != LinkAmbiguous || child.Parent.Image != `C:\crowd19.exe` || !strings.Contains(child.LinkNote, "16 more") {
 		t.Errorf("crowd: %s %s %q", child.Parent.Image, child.Link, child.LinkNote)
+	}
+}
+
+// Item 7: records 2^64 ns apart (a FILETIME can say year 2608) are two
+// records, not one read twice: times are compared whole.
+func TestFarTimesAreNotCopies(t *testing.T) {
+	a := security("H", sec(0), 100, 4, `C:\a.exe`, "")
+	b := *a
+	b.Time = a.Time.Add(math.MaxInt64).Add(math.MaxInt64).Add(2)
+	if a.Time.UnixNano() != b.Time.UnixNano() {
+		t.Fatal("the times do not collide in Unix nanoseconds")
+	}
+	tl := build(inFile(a, "A/Security.evtx", 1), inFile(&b, "B/Security.evtx", 1))
+	if n := len(tl.Hosts[0].Processes); n != 2 || tl.Duplicates != 0 || tl.Hosts[0].Processes[1].Time.Year() != 2608 {
+		t.Errorf("%d processes, %d duplicates", n, tl.Duplicates)
 	}
 }

@@ -436,7 +436,7 @@ func evidenceOf(p *Process) []Evidence {
 func (l *linker) applyExits(exits []exitRecord) {
 	for i := range exits {
 		x := &exits[i]
-		at := time.Unix(0, x.at).UTC()
+		at := time.Unix(x.sec, int64(x.nsec)).UTC()
 		q := query{at: at, image: x.image, files: []Evidence{{File: x.file}}, exit: true}
 		var cands []*Process
 		if x.guid != "" {
