@@ -126,13 +126,43 @@ func (m *matcher) match(p *timeline.Process, c *fieldCache) bool {
 	if len(m.parent) > 0 && (p.Parent == nil || !allHold(m.parent, p.Parent)) {
 		return false
 	}
-	if len(m.ancestor) > 0 && !slices.ContainsFunc(p.Ancestors(), func(a *timeline.Process) bool { return allHold(m.ancestor, a) }) {
+	if len(m.ancestor) > 0 && !m.ancestorHolds(p, c) {
 		return false
 	}
 	if len(m.anyOf) > 0 && !slices.ContainsFunc(m.anyOf, func(s *matcher) bool { return s.match(p, c) }) {
 		return false
 	}
 	return !slices.ContainsFunc(m.not, func(s *matcher) bool { return s.match(p, c) })
+}
+
+// ancestorHolds reports whether some ancestor of p, however far up, passes
+// m.ancestor. Answers are kept per process for the run, so that each process
+// is tested once per matcher: linear overall, however deep the trees.
+func (m *matcher) ancestorHolds(p *timeline.Process, c *fieldCache) bool {
+	if c.ancestors == nil {
+		c.ancestors = map[*matcher]map[*timeline.Process]bool{}
+	}
+	known := c.ancestors[m]
+	if known == nil {
+		known = map[*timeline.Process]bool{}
+		c.ancestors[m] = known
+	}
+	// known[a]: a or one of its ancestors passes. Walk up to a known answer
+	// (or the root) and fill the answers in on the way back down.
+	var path []*timeline.Process
+	holds := false
+	for a := p.Parent; a != nil; a = a.Parent {
+		if v, ok := known[a]; ok {
+			holds = v
+			break
+		}
+		path = append(path, a)
+	}
+	for i := len(path) - 1; i >= 0; i-- {
+		holds = holds || allHold(m.ancestor, path[i])
+		known[path[i]] = holds
+	}
+	return holds
 }
 
 func allHold(tests []fieldTest, p *timeline.Process) bool {

@@ -288,6 +288,9 @@ type fieldCache struct {
 	ok   []bool
 	raw  []string
 	low  [][]byte
+	// ancestors holds, per matcher with an ancestor test, whether each
+	// process seen has an ancestor that passes it (see ancestorHolds).
+	ancestors map[*matcher]map[*timeline.Process]bool
 }
 
 func newFieldCache() *fieldCache {

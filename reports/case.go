@@ -127,7 +127,25 @@ type summaryHost struct {
 type summaryTimeline struct {
 	Processes  int `json:"processes"`
 	Duplicates int `json:"duplicate_records"`
+	// Conflicting records were read in more than one version (same source,
+	// record id, time and pid, other content): possible tampering. The
+	// first maxSummaryConflicts are listed; their processes are flagged.
+	Conflicts    int               `json:"conflicting_records"`
+	ConflictList []summaryConflict `json:"conflicts,omitempty"`
 }
+
+type summaryConflict struct {
+	Host     string              `json:"host"`
+	Source   parser.Source       `json:"source"`
+	RecordID uint64              `json:"record_id"`
+	Time     string              `json:"time"`
+	PID      uint32              `json:"pid"`
+	Versions []timeline.Evidence `json:"versions"`
+}
+
+// maxSummaryConflicts bounds the conflicts listed in summary.json, which
+// crafted evidence could otherwise fill.
+const maxSummaryConflicts = 100
 
 type summaryFindings struct {
 	Total      int                         `json:"total"`
@@ -178,7 +196,11 @@ func (c *Case) Summary() Summary {
 		}
 		s.Hosts = append(s.Hosts, sh)
 	}
-	s.Timeline = summaryTimeline{Processes: c.Timeline.Processes(), Duplicates: c.Timeline.Duplicates}
+	s.Timeline = summaryTimeline{Processes: c.Timeline.Processes(), Duplicates: c.Timeline.Duplicates, Conflicts: len(c.Timeline.Conflicts)}
+	for _, cf := range c.Timeline.Conflicts[:min(len(c.Timeline.Conflicts), maxSummaryConflicts)] {
+		s.Timeline.ConflictList = append(s.Timeline.ConflictList, summaryConflict{Host: cf.Host, Source: cf.Source, RecordID: cf.RecordID,
+			Time: utc(cf.Time), PID: cf.PID, Versions: cf.Versions})
+	}
 	s.Rules = summaryRules{Loaded: len(c.Rules), NotLoaded: append([]detections.NotLoaded{}, c.RulesNotLoaded...),
 		NotApplicable: append([]string{}, c.RulesNotApplicable...)}
 	s.Findings = summaryFindings{Total: len(c.Findings), BySeverity: c.FindingsBySeverity(), ByRule: []ruleCount{}}

@@ -476,7 +476,7 @@ func buildTrees(c *Case, shown []int, hits map[*timeline.Process][]*detections.F
 		for _, h := range c.Findings[i].Hits[:min(len(c.Findings[i].Hits), l.hitsMarked)] {
 			p := h.Process
 			keep[p] = true
-			for _, a := range p.Ancestors() {
+			for a := p.Parent; a != nil && !onPath[a]; a = a.Parent { // above a marked one, all are
 				onPath[a] = true
 				keep[a] = true
 			}

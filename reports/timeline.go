@@ -144,12 +144,12 @@ func WriteTree(w io.Writer, tl *timeline.Timeline, f timeline.Filter, loc *time.
 	for _, p := range tl.Select(f) {
 		selected[p] = true
 		keep[p] = true
-		for _, a := range p.Ancestors() {
+		for a := p.Parent; a != nil && !keep[a]; a = a.Parent { // above a kept one, all are kept
 			keep[a] = true
 		}
 	}
 	for _, h := range tl.Hosts {
-		if f.Host != "" && timeline.CanonicalHost(f.Host) != h.Name {
+		if !f.MatchHost(h) {
 			continue
 		}
 		fmt.Fprintf(bw, "== %s (%s): %d processes\n", termsafe.String(h.Name), termsafe.String(strings.Join(h.Spellings, ", ")), len(h.Processes))

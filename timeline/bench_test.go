@@ -65,3 +65,71 @@ func BenchmarkBuildMillion(b *testing.B) {
 		runtime.KeepAlive(tl)
 	}
 }
+
+// Adversarial shapes of issue 12, item 15: the build must stay O(n log n)
+// whatever pids and GUIDs the records repeat; ns/process stays flat from
+// 10k to 40k processes.
+//
+//	go test -run '^$' -bench 'BuildOne' ./timeline
+func BenchmarkBuildOnePID(b *testing.B) {
+	// Every process has pid 4242 and parent pid 4242: each one's parent is
+	// the one before, and every lookup lands in one list.
+	benchShape(b, func(n int) []parser.ProcessEvent {
+		evs := make([]parser.ProcessEvent, n)
+		for i := range evs {
+			evs[i] = benchEvent(parser.SourceSecurity4688, i, time.Duration(i)*time.Millisecond)
+		}
+		return evs
+	})
+}
+
+func BenchmarkBuildOnePIDMerge(b *testing.B) {
+	// n Security 4688 and n Sysmon 1 of one pid and image, 30 ms apart:
+	// every Sysmon record has thousands of Security records in its window.
+	benchShape(b, func(n int) []parser.ProcessEvent {
+		evs := make([]parser.ProcessEvent, 0, 2*n)
+		for i := range n {
+			evs = append(evs, benchEvent(parser.SourceSecurity4688, i, time.Duration(i)*time.Millisecond))
+			s := benchEvent(parser.SourceSysmon1, i, time.Duration(i)*time.Millisecond+30*time.Millisecond)
+			s.ProcessGUID, s.ParentProcessGUID = fmt.Sprintf("{G-%d}", i), fmt.Sprintf("{G-%d}", max(i-1, 0))
+			evs = append(evs, s)
+		}
+		return evs
+	})
+}
+
+func BenchmarkBuildOneGUID(b *testing.B) {
+	// Every Sysmon process claims one GUID and names it as its parent's.
+	benchShape(b, func(n int) []parser.ProcessEvent {
+		evs := make([]parser.ProcessEvent, n)
+		for i := range evs {
+			evs[i] = benchEvent(parser.SourceSysmon1, i, time.Duration(i)*time.Millisecond)
+			evs[i].PID, evs[i].ProcessGUID, evs[i].ParentProcessGUID = uint32(8+4*i), "{G}", "{G}"
+		}
+		return evs
+	})
+}
+
+func benchEvent(src parser.Source, i int, at time.Duration) parser.ProcessEvent {
+	return parser.ProcessEvent{Host: "ADV01", Time: time.Date(2024, 3, 14, 0, 0, 0, 0, time.UTC).Add(at), Source: src, Version: 1,
+		RecordID: uint64(i + 1), PID: 4242, PPID: 4242, Image: `C:\Windows\System32\svchost.exe`, ParentImage: `C:\Windows\System32\svchost.exe`,
+		File: "/evidence/ADV01/" + string(src) + ".evtx", Offset: int64(i) * 900}
+}
+
+func benchShape(b *testing.B, events func(n int) []parser.ProcessEvent) {
+	for _, n := range []int{10_000, 20_000, 40_000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			evs := events(n)
+			for b.Loop() {
+				bld := NewBuilder(Options{})
+				for i := range evs {
+					bld.Add(&evs[i])
+				}
+				if tl := bld.Build(); tl.Processes() == 0 {
+					b.Fatal("no processes")
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(evs)), "ns/record")
+		})
+	}
+}
