@@ -200,6 +200,9 @@ func printFindings(w io.Writer, c *reports.Case, out string) {
 	by := c.FindingsBySeverity()
 	fmt.Fprintf(w, "evtxhunt: %d processes on %d hosts (%d duplicate records counted once); case folder %s\n",
 		c.Timeline.Processes(), len(c.Timeline.Hosts), c.Timeline.Duplicates, termsafe.String(out))
+	if n := len(c.Timeline.Conflicts); n > 0 {
+		fmt.Fprintf(w, "warning: %d records conflict with another record of the same id, time and pid (possible tampering; both kept, listed in summary.json)\n", n)
+	}
 	fmt.Fprintf(w, "findings: %d (critical %d, high %d, medium %d, low %d, informational %d); times in %s\n", len(c.Findings),
 		by[detections.Critical], by[detections.High], by[detections.Medium], by[detections.Low], by[detections.Informational], c.Zone)
 	const show = 15

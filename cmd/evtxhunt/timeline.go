@@ -71,6 +71,9 @@ func runTimeline(args []string, stdout, stderr io.Writer) int {
 	}
 	printParseSummary(stderr, res)
 	fmt.Fprintf(stderr, "  timeline: %d processes on %d hosts, %d duplicate records counted once\n", tl.Processes(), len(tl.Hosts), tl.Duplicates)
+	if n := len(tl.Conflicts); n > 0 {
+		fmt.Fprintf(stderr, "  warning: %d records conflict with another record of the same id, time and pid (possible tampering; both kept)\n", n)
+	}
 	if !res.clean() {
 		return exitEvidence
 	}
