@@ -65,16 +65,17 @@ func (c *Census) UnmarshalJSON(b []byte) error {
 type ErrorKind string
 
 const (
-	ErrFile        ErrorKind = "file"         // open, read, not EVTX
-	ErrFileHeader  ErrorKind = "file-header"  // header checksum
-	ErrChunkMagic  ErrorKind = "chunk-magic"  // slot without ElfChnk
-	ErrChunkHeader ErrorKind = "chunk-header" // header CRC, tables
-	ErrChunkData   ErrorKind = "chunk-data"   // records CRC
-	ErrTruncated   ErrorKind = "truncated"    // last chunk cut short
-	ErrRecordWalk  ErrorKind = "record-walk"  // chain of records broken
-	ErrRecord      ErrorKind = "record"       // one record not decoded
-	ErrRecordField ErrorKind = "record-field" // decoded, one field unreadable
-	ErrPanic       ErrorKind = "panic"        // decoder panicked; recovered
+	ErrFile        ErrorKind = "file"          // open, read, not EVTX
+	ErrFileHeader  ErrorKind = "file-header"   // header checksum
+	ErrChunkMagic  ErrorKind = "chunk-magic"   // slot without ElfChnk
+	ErrChunkHeader ErrorKind = "chunk-header"  // header CRC, tables
+	ErrChunkData   ErrorKind = "chunk-data"    // records CRC
+	ErrTruncated   ErrorKind = "truncated"     // last chunk cut short
+	ErrRecordWalk  ErrorKind = "record-walk"   // chain of records broken
+	ErrRecord      ErrorKind = "record"        // one record not decoded
+	ErrRecordField ErrorKind = "record-field"  // decoded, one field unreadable
+	ErrPanic       ErrorKind = "panic"         // decoder panicked; recovered
+	ErrChild       ErrorKind = "decoder-child" // golang-evtx's process died, overran its limits or answered garbage
 )
 
 // DecodeError is one problem met in the evidence, with enough context to find

@@ -10,6 +10,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"github.com/evtxhunt/evtxhunt/parser"
 )
 
 // Exit codes shared by every subcommand.
@@ -44,6 +46,11 @@ func commands() []command {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == parser.DecodeChildCommand {
+		// Not a command for people: the process a scan starts to run
+		// golang-evtx in, which sets its own limits.
+		os.Exit(parser.ServeDecodeChild())
+	}
 	tuneGC()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
