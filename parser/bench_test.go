@@ -99,6 +99,91 @@ func BenchmarkGolangEvtxFastEvents(b *testing.B) {
 	reportPerRecord(b, records, &before)
 }
 
+// evidenceChunks reads every chunk of the generated evidence that holds
+// records, checked, as the scanner hands them to a decoder.
+func evidenceChunks(b *testing.B) []*Chunk {
+	files, _ := FindEvidence([]string{"../testdata/evidence"})
+	var chunks []*Chunk
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, off := 0, FileHeaderSize; off+ChunkSize <= len(data); i, off = i+1, off+ChunkSize {
+			c := &Chunk{File: f, Index: i, Offset: int64(off), Data: data[off : off+ChunkSize]}
+			var r ChunkResult
+			r.reset()
+			if inspectChunk(c, &r) {
+				chunks = append(chunks, c)
+			}
+		}
+	}
+	return chunks
+}
+
+// BenchmarkGolangEvtxIsolation measures what running golang-evtx in its
+// child process costs: every chunk of the generated evidence decoded by
+// golang-evtx in this process, as the scanner did before, and through the
+// child, as --decoder golang-evtx does now (one worker each); and one chunk
+// handed to a child that is started for it and ended, as the first chunk
+// the native decoder refuses in a scan.
+//
+//	go test -run '^$' -bench GolangEvtxIsolation -benchtime 5x ./parser
+func BenchmarkGolangEvtxIsolation(b *testing.B) {
+	chunks := evidenceChunks(b)
+	var records uint64
+	for _, c := range chunks {
+		records += uint64(len(c.Records))
+	}
+	run := func(b *testing.B, dec ChunkDecoder) {
+		var r ChunkResult
+		var events int
+		for b.Loop() {
+			events = 0
+			for _, c := range chunks {
+				r.reset()
+				r.Records.Seen = uint64(len(c.Records))
+				dec.Decode(c, &r)
+				if len(r.Errors) > 0 {
+					b.Fatal(r.Errors)
+				}
+				events += len(r.Events)
+			}
+		}
+		if events == 0 {
+			b.Fatal("no process events")
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(chunks)), "ns/chunk")
+		b.ReportMetric(float64(records)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	}
+	b.Run("in-process", func(b *testing.B) {
+		d := newGolangEvtxDecoder()
+		defer d.close()
+		run(b, d)
+	})
+	iso, err := Isolation{}.withDefaults()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("child", func(b *testing.B) {
+		d := newChildDecoder(context.Background(), iso, nil)
+		defer d.close()
+		run(b, d)
+	})
+	b.Run("one-chunk-new-child", func(b *testing.B) {
+		var r ChunkResult
+		for b.Loop() {
+			d := newChildDecoder(context.Background(), iso, nil)
+			r.reset()
+			d.Decode(chunks[0], &r)
+			d.close()
+			if r.Chunks.Decoded != 1 {
+				b.Fatal(r.Errors)
+			}
+		}
+	})
+}
+
 // BenchmarkNativeDecode measures the native decoder alone, one decoder over
 // every chunk of the corpus held in memory, as one worker of a scan sees
 // them: no reading, no hashing.

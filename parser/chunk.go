@@ -31,14 +31,21 @@ func (r *ChunkResult) reset() {
 	*r = ChunkResult{Events: r.Events[:0], Census: Census{}, Errors: r.Errors[:0]}
 }
 
+// addError records a problem, its reason cut short: what a chunk's errors
+// weigh must not depend on what its records claim.
+func (r *ChunkResult) addError(e DecodeError) {
+	e.Reason = shortReason(e.Reason)
+	r.Errors = append(r.Errors, e)
+}
+
 // chunkError records a problem with the chunk as a whole.
 func (r *ChunkResult) chunkError(c *Chunk, kind ErrorKind, format string, args ...any) {
-	r.Errors = append(r.Errors, DecodeError{File: c.File, Kind: kind, Offset: c.Offset, Chunk: c.Index, Reason: fmt.Sprintf(format, args...)})
+	r.addError(DecodeError{File: c.File, Kind: kind, Offset: c.Offset, Chunk: c.Index, Reason: fmt.Sprintf(format, args...)})
 }
 
 // recordError records a problem with one record.
 func (r *ChunkResult) recordError(c *Chunk, ref RecordRef, kind ErrorKind, reason string) {
-	r.Errors = append(r.Errors, DecodeError{File: c.File, Kind: kind, Offset: c.Offset + int64(ref.Offset), Chunk: c.Index, RecordID: ref.ID, Reason: reason})
+	r.addError(DecodeError{File: c.File, Kind: kind, Offset: c.Offset + int64(ref.Offset), Chunk: c.Index, RecordID: ref.ID, Reason: reason})
 }
 
 // A ChunkDecoder reads the records of a checked chunk: it counts every record
@@ -89,7 +96,7 @@ func inspectChunk(c *Chunk, r *ChunkResult) bool {
 	var stop *walkStop
 	c.Records, stop = walkRecords(data, end, c.Records[:0])
 	if stop != nil {
-		r.Errors = append(r.Errors, DecodeError{File: c.File, Kind: ErrRecordWalk, Offset: c.Offset + int64(stop.offset), Chunk: c.Index,
+		r.addError(DecodeError{File: c.File, Kind: ErrRecordWalk, Offset: c.Offset + int64(stop.offset), Chunk: c.Index,
 			Reason: stop.reason + fmt.Sprintf("; %d bytes of the record area after it are not read", end-stop.offset)})
 	}
 	for _, ref := range c.Records {

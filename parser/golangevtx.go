@@ -6,14 +6,13 @@ import (
 	"io"
 	"log"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/0xrawsec/golang-evtx/evtx"
+	ulog "github.com/0xrawsec/golang-utils/log"
 )
 
 // golangEvtxDecoder decodes chunks with github.com/0xrawsec/golang-evtx,
@@ -22,20 +21,27 @@ import (
 // of its own in File.FastEvents, File.Events and Chunk.Events, where nothing
 // can recover it.
 type golangEvtxDecoder struct {
-	goroutine uint64
-	messages  []string // what the library logged while decoding this record
-	builder   eventBuilder
+	messages libraryMessages // what the library logged while decoding this record
+	builder  eventBuilder
 }
 
-// newGolangEvtxDecoder returns a decoder bound to the calling goroutine; call
-// close from that goroutine when done.
+// newGolangEvtxDecoder returns a decoder, which takes the output of the
+// standard library's global logger until close: golang-evtx prints its
+// error messages there and then drops the record, so the logger is the only
+// place they can be caught. There is one decoder per process, in the
+// decoding child (see DecodeChildCommand), and golang-evtx logs only from
+// the goroutine that calls it.
 func newGolangEvtxDecoder() *golangEvtxDecoder {
-	d := &golangEvtxDecoder{goroutine: goroutineID()}
-	libraryLog().register(d.goroutine, &d.messages)
+	d := &golangEvtxDecoder{}
+	log.SetFlags(0)
+	log.SetOutput(&d.messages)
 	return d
 }
 
-func (d *golangEvtxDecoder) close() { libraryLog().unregister(d.goroutine) }
+func (d *golangEvtxDecoder) close() {
+	d.messages.reset()
+	log.SetOutput(os.Stderr)
+}
 
 func (d *golangEvtxDecoder) Decode(c *Chunk, r *ChunkResult) {
 	gc := evtx.NewChunk()
@@ -77,7 +83,7 @@ func (d *golangEvtxDecoder) templates(gc *evtx.Chunk) (err error) {
 
 // record decodes one record and reports whether its content was read.
 func (d *golangEvtxDecoder) record(c *Chunk, gc *evtx.Chunk, ref RecordRef, r *ChunkResult) bool {
-	d.messages = d.messages[:0]
+	d.messages.reset()
 	m, err := d.parse(gc, int64(ref.Offset))
 	var sys systemFields
 	if err == nil {
@@ -89,14 +95,14 @@ func (d *golangEvtxDecoder) record(c *Chunk, gc *evtx.Chunk, ref RecordRef, r *C
 		if _, ok := err.(*panicError); ok {
 			kind = ErrPanic
 		}
-		r.recordError(c, ref, kind, "golang-evtx: "+joinReasons(err.Error(), d.messages))
+		r.recordError(c, ref, kind, "golang-evtx: "+d.messages.join(err.Error()))
 		return false
 	}
 	r.Records.Decoded++
 	r.Census[CensusKey{sys.channel, sys.provider, sys.eventID}]++
-	if len(d.messages) > 0 {
+	if len(d.messages.list) > 0 {
 		// The library logged a problem but still produced the record.
-		r.recordError(c, ref, ErrRecordField, "golang-evtx decoded the record with errors: "+joinReasons("", d.messages))
+		r.recordError(c, ref, ErrRecordField, "golang-evtx decoded the record with errors: "+d.messages.join(""))
 	}
 	source, ok := processSource(sys.provider, sys.eventID)
 	if !ok {
@@ -202,15 +208,57 @@ func valueString(v any) string {
 	return fmt.Sprint(v)
 }
 
-func joinReasons(first string, more []string) string {
-	parts := make([]string, 0, len(more)+1)
+// libraryMessages are what golang-evtx logged while decoding one record:
+// the first few different ones. A crafted record can make it log a line per
+// value descriptor, tens of thousands, and formatting them is most of its
+// work: once enough are kept, its logger is silenced until the next record.
+type libraryMessages struct {
+	list     []string
+	silenced bool
+}
+
+const maxLibraryMessages = 8
+
+func (m *libraryMessages) reset() {
+	m.list = m.list[:0]
+	if m.silenced {
+		m.silenced = false
+		ulog.SetLogLevel(ulog.LInfo) // the library's default
+	}
+}
+
+// Write takes one line of the library's log output. Some carry a stack
+// trace after the message: only the message is kept.
+func (m *libraryMessages) Write(p []byte) (int, error) {
+	line, _, _ := bytes.Cut(p, []byte("\n"))
+	m.add(string(bytes.TrimSpace(line)))
+	return len(p), nil
+}
+
+func (m *libraryMessages) add(msg string) {
+	switch {
+	case slices.Contains(m.list, msg):
+	case len(m.list) < maxLibraryMessages:
+		m.list = append(m.list, msg)
+	case !m.silenced:
+		m.silenced = true
+		ulog.SetLogLevel(ulog.LCritical)
+	}
+}
+
+// join lists first, when set, then the messages, in one reason.
+func (m *libraryMessages) join(first string) string {
+	parts := make([]string, 0, len(m.list)+2)
 	if first != "" {
 		parts = append(parts, first)
 	}
-	for _, m := range more {
-		if !slices.Contains(parts, m) {
-			parts = append(parts, m)
+	for _, msg := range m.list {
+		if msg != first {
+			parts = append(parts, msg)
 		}
+	}
+	if m.silenced {
+		parts = append(parts, "and more messages, not kept")
 	}
 	return strings.Join(parts, "; ")
 }
@@ -224,70 +272,4 @@ func recoverAs(err *error) {
 	if r := recover(); r != nil {
 		*err = &panicError{r}
 	}
-}
-
-// goroutineID reads the current goroutine's id from its stack header
-// ("goroutine 42 [running]:"). It is used only to attribute the library's log
-// lines to the record being decoded.
-func goroutineID() uint64 {
-	var buf [32]byte
-	n := runtime.Stack(buf[:], false)
-	s := strings.TrimPrefix(string(buf[:n]), "goroutine ")
-	if i := strings.IndexByte(s, ' '); i > 0 {
-		id, _ := strconv.ParseUint(s[:i], 10, 64)
-		return id
-	}
-	return 0
-}
-
-// logCapture takes golang-evtx's error messages. The library prints them
-// through the standard library's global logger and then drops the record, so
-// the logger's output is the only place they can be caught; each message goes
-// to the decoder running on the goroutine that logged it.
-type logCapture struct {
-	mu    sync.Mutex
-	sinks map[uint64]*[]string
-	other io.Writer // messages from goroutines that are not decoding
-}
-
-var (
-	captureOnce sync.Once
-	capture     *logCapture
-)
-
-// libraryLog installs the capture on first use. The global is forced on us:
-// the library writes to the global logger.
-func libraryLog() *logCapture {
-	captureOnce.Do(func() {
-		capture = &logCapture{sinks: map[uint64]*[]string{}, other: os.Stderr}
-		log.SetFlags(0)
-		log.SetOutput(capture)
-	})
-	return capture
-}
-
-func (l *logCapture) register(goroutine uint64, sink *[]string) {
-	l.mu.Lock()
-	l.sinks[goroutine] = sink
-	l.mu.Unlock()
-}
-
-func (l *logCapture) unregister(goroutine uint64) {
-	l.mu.Lock()
-	delete(l.sinks, goroutine)
-	l.mu.Unlock()
-}
-
-func (l *logCapture) Write(p []byte) (int, error) {
-	id := goroutineID()
-	l.mu.Lock()
-	sink := l.sinks[id]
-	l.mu.Unlock()
-	if sink == nil {
-		return l.other.Write(p)
-	}
-	// Keep the message, not the stack trace some of them carry.
-	msg, _, _ := strings.Cut(string(p), "\n")
-	*sink = append(*sink, strings.TrimSpace(msg))
-	return len(p), nil
 }

@@ -3,35 +3,41 @@ package parser
 import (
 	"fmt"
 	"log"
-	"sync"
+	"strings"
 	"testing"
+
+	ulog "github.com/0xrawsec/golang-utils/log"
 )
 
-// TestLibraryLogAttribution checks that lines written to the global logger
-// (as golang-evtx does) reach the decoder of the goroutine that wrote them.
-func TestLibraryLogAttribution(t *testing.T) {
-	const workers, lines = 4, 50
-	got := make([][]string, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			d := newGolangEvtxDecoder()
-			defer d.close()
-			for i := range lines {
-				log.Printf("ERROR - worker %d line %d\n extra stack line", w, i)
-			}
-			got[w] = append([]string(nil), d.messages...)
-		})
-	}
-	wg.Wait()
-	for w := range workers {
-		if len(got[w]) != lines {
-			t.Fatalf("worker %d captured %d lines, want %d", w, len(got[w]), lines)
+// TestLibraryLog checks that lines written to the global logger (as
+// golang-evtx does) reach the decoder's messages: the first few different
+// ones kept, without their stack traces, and the library silenced after
+// them until the next record.
+func TestLibraryLog(t *testing.T) {
+	d := newGolangEvtxDecoder()
+	defer d.close()
+	for record := range 2 {
+		d.messages.reset()
+		for i := range 3 * maxLibraryMessages {
+			log.Printf("ERROR - line %d\n extra stack line", i)
+			log.Printf("ERROR - line 0") // a repeat: not kept
+			ulog.Errorf("library line %d", i)
 		}
-		for i, m := range got[w] {
-			if want := fmt.Sprintf("ERROR - worker %d line %d", w, i); m != want {
-				t.Errorf("worker %d line %d = %q, want %q", w, i, m, want)
+		got := &d.messages
+		if len(got.list) != maxLibraryMessages || !got.silenced {
+			t.Fatalf("record %d: kept %d lines, silenced %v; want %d, true", record, len(got.list), got.silenced, maxLibraryMessages)
+		}
+		for i, m := range got.list {
+			want := fmt.Sprintf("ERROR - line %d", i/2)
+			if i%2 == 1 {
+				want = fmt.Sprintf("ERROR - library line %d", i/2)
 			}
+			if m != want {
+				t.Errorf("record %d: line %d = %q, want %q", record, i, m, want)
+			}
+		}
+		if j := got.join("EOF"); !strings.HasPrefix(j, "EOF; ERROR - line 0; ERROR - library line 0; ERROR - line 1;") || !strings.HasSuffix(j, "; and more messages, not kept") {
+			t.Errorf("record %d: joined: %q", record, j)
 		}
 	}
 }

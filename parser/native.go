@@ -20,9 +20,10 @@ import (
 // array alone. Records that are not process creations or exits are counted
 // and skipped without allocating; the others are decoded straight into a
 // ProcessEvent. Every read is bounds-checked. A chunk it cannot read is
-// handed whole to golang-evtx before anything is counted as lost.
+// handed whole to golang-evtx, in its child process, before anything is
+// counted as lost.
 type nativeDecoder struct {
-	fallback ChunkDecoder
+	fallback *childDecoder // nil: a chunk it cannot read fails
 
 	// Per chunk: compiled templates by definition offset, names by offset.
 	templates map[uint32]*compiledTemplate
@@ -48,7 +49,7 @@ type nativeDecoder struct {
 	u16        []uint16
 }
 
-func newNativeDecoder(fallback ChunkDecoder) *nativeDecoder {
+func newNativeDecoder(fallback *childDecoder) *nativeDecoder {
 	return &nativeDecoder{fallback: fallback, templates: map[uint32]*compiledTemplate{}, names: map[uint32]chunkName{},
 		known: map[templateKey]*compiledTemplate{}, text: map[string]string{}}
 }
@@ -193,7 +194,7 @@ func (d *nativeDecoder) Decode(c *Chunk, r *ChunkResult) {
 			r.chunkError(c, ErrRecord, "%v", err)
 			return
 		}
-		d.fallback.Decode(c, r)
+		d.fallback.decode(c, r, err)
 		return
 	}
 	r.Chunks.Decoded = 1
@@ -627,7 +628,8 @@ func (d *nativeDecoder) template(chunk []byte, off uint32) (*compiledTemplate, e
 	key.size = rd.u32()
 	size := int(key.size)
 	if rd.err || rd.pos+size > len(chunk) {
-		return nil, nativeErr("template at 0x%x: size %d runs past the chunk", off, size)
+		// Printed as Windows declares it, signed: a crafted -42 reads as such.
+		return nil, nativeErr("template at 0x%x: size %d runs past the chunk", off, int32(key.size))
 	}
 	start := rd.pos
 	if t := d.known[key]; t != nil && t.source.matches(chunk, start) {

@@ -30,22 +30,28 @@ type Options struct {
 	FileDone func(*FileStats)
 	// Decoder names the chunk decoder: DecoderNative (the default), which
 	// hands a chunk it cannot read to golang-evtx, or DecoderGolangEvtx.
+	// golang-evtx always runs in a child process, as Isolation says.
 	Decoder string
+	// Isolation configures golang-evtx's child process.
+	Isolation Isolation
 }
 
 // Scanner reads EVTX files chunk by chunk, decodes chunks in parallel in a
 // bounded pool of goroutines it owns, and hands out process events in file,
 // chunk and record order.
 type Scanner struct {
-	decoder  string
-	workers  int
-	progress func(int64)
-	fileDone func(*FileStats)
+	decoder   string
+	workers   int
+	progress  func(int64)
+	fileDone  func(*FileStats)
+	isolation Isolation
+	childErr  error // why no child can be started, if so
 }
 
 // NewScanner returns a Scanner with the given options.
 func NewScanner(o Options) *Scanner {
 	s := &Scanner{decoder: o.Decoder, workers: o.Workers, progress: o.Progress, fileDone: o.FileDone}
+	s.isolation, s.childErr = o.Isolation.withDefaults()
 	if s.workers <= 0 {
 		s.workers = runtime.GOMAXPROCS(0)
 	}
@@ -117,7 +123,7 @@ func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*ProcessEv
 	wg.Go(func() { s.read(ctx, files, ordered, work, hashes, bufs) })
 	wg.Go(func() { s.hash(hashes, bufs) })
 	for range s.workers {
-		wg.Go(func() { decodeChunks(s.decoder, work, bufs) })
+		wg.Go(func() { s.decodeChunks(ctx, work, bufs) })
 	}
 
 	var all []*FileStats
@@ -367,12 +373,13 @@ func ValidDecoder(name string) bool {
 	return name == "" || name == DecoderNative || name == DecoderGolangEvtx
 }
 
-// decodeChunks is one worker of the pool.
-func decodeChunks(name string, work <-chan *job, bufs chan<- []byte) {
-	golang := newGolangEvtxDecoder()
+// decodeChunks is one worker of the pool. golang-evtx, when a chunk needs
+// it, runs in the worker's own child process.
+func (s *Scanner) decodeChunks(ctx context.Context, work <-chan *job, bufs chan<- []byte) {
+	golang := newChildDecoder(ctx, s.isolation, s.childErr)
 	defer golang.close()
 	var dec ChunkDecoder = golang
-	if name != DecoderGolangEvtx {
+	if s.decoder != DecoderGolangEvtx {
 		dec = newNativeDecoder(golang)
 	}
 	for j := range work {
@@ -383,22 +390,29 @@ func decodeChunks(name string, work <-chan *job, bufs chan<- []byte) {
 	}
 }
 
-// decodeChunk checks and decodes one slot. Decoders recover their own panics
-// record by record; this recover is the last line, so that no input can stop
-// the scan.
+// decodeChunk checks and decodes one slot.
 func decodeChunk(dec ChunkDecoder, j *job) {
 	r := &j.result
 	r.reset()
+	decodeGuarded(&j.chunk, r, func() {
+		if inspectChunk(&j.chunk, r) {
+			dec.Decode(&j.chunk, r)
+		}
+	})
+}
+
+// decodeGuarded runs decode under recover. Decoders recover their own
+// panics record by record; this is the last line, so that no input can
+// stop the scan.
+func decodeGuarded(c *Chunk, r *ChunkResult, decode func()) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.Chunks.Failed = 1
 			r.Records.Failed = r.Records.Seen - r.Records.Decoded
-			r.chunkError(&j.chunk, ErrPanic, "decoder panicked: %v", p)
+			r.chunkError(c, ErrPanic, "decoder panicked: %v", p)
 		}
 	}()
-	if inspectChunk(&j.chunk, r) {
-		dec.Decode(&j.chunk, r)
-	}
+	decode()
 }
 
 func mergeChunk(fs *FileStats, j *job) {

@@ -126,7 +126,7 @@ func oracleCounts(t *testing.T, decoder string) {
 		var recordErrs uint64
 		for _, e := range s.Errors {
 			if e.Kind == ErrRecord || e.Kind == ErrPanic {
-				recordErrs++
+				recordErrs += uint64(1 + e.Repeats)
 			}
 		}
 		if undecoded > 100 && !errorsMention(s.Errors, "ERROR - ") {

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // CensusKey identifies a kind of record.
@@ -62,18 +65,19 @@ func (c *Census) UnmarshalJSON(b []byte) error {
 type ErrorKind string
 
 const (
-	ErrFile        ErrorKind = "file"         // open, read, not EVTX
-	ErrFileHeader  ErrorKind = "file-header"  // header checksum
-	ErrChunkMagic  ErrorKind = "chunk-magic"  // slot without ElfChnk
-	ErrChunkHeader ErrorKind = "chunk-header" // header CRC, tables
-	ErrChunkData   ErrorKind = "chunk-data"   // records CRC
-	ErrTruncated   ErrorKind = "truncated"    // last chunk cut short
-	ErrRecordWalk  ErrorKind = "record-walk"  // chain of records broken
-	ErrRecord      ErrorKind = "record"       // one record not decoded
-	ErrRecordField ErrorKind = "record-field" // decoded, one field unreadable
-	ErrPanic       ErrorKind = "panic"        // decoder panicked; recovered
-	ErrChanged     ErrorKind = "file-changed" // shrank, grew or was modified while read
-	ErrWipedChunk  ErrorKind = "wiped-chunk"  // all-zero slot among the chunks in use
+	ErrFile        ErrorKind = "file"          // open, read, not EVTX
+	ErrFileHeader  ErrorKind = "file-header"   // header checksum
+	ErrChunkMagic  ErrorKind = "chunk-magic"   // slot without ElfChnk
+	ErrChunkHeader ErrorKind = "chunk-header"  // header CRC, tables
+	ErrChunkData   ErrorKind = "chunk-data"    // records CRC
+	ErrTruncated   ErrorKind = "truncated"     // last chunk cut short
+	ErrRecordWalk  ErrorKind = "record-walk"   // chain of records broken
+	ErrRecord      ErrorKind = "record"        // one record not decoded
+	ErrRecordField ErrorKind = "record-field"  // decoded, one field unreadable
+	ErrPanic       ErrorKind = "panic"         // decoder panicked; recovered
+	ErrChild       ErrorKind = "decoder-child" // golang-evtx's process died, overran its limits or answered garbage
+	ErrChanged     ErrorKind = "file-changed"  // shrank, grew or was modified while read
+	ErrWipedChunk  ErrorKind = "wiped-chunk"   // all-zero slot among the chunks in use
 )
 
 // DecodeError is one problem met in the evidence, with enough context to find
@@ -85,6 +89,55 @@ type DecodeError struct {
 	Chunk    int       `json:"chunk"`  // slot number, -1 for the file itself
 	RecordID uint64    `json:"record_id,omitempty"`
 	Reason   string    `json:"reason"`
+	// Repeats counts the later errors of the file with the same kind and a
+	// reason that differs from this one only in its numbers (offsets, ids,
+	// sizes). They are not listed; LastOffset is where the last one is.
+	Repeats    int   `json:"repeats,omitempty"`
+	LastOffset int64 `json:"last_offset,omitempty"`
+}
+
+// maxReasonLen bounds the reason of an error: a crafted record can make a
+// decoder's message as long as the record.
+const maxReasonLen = 512
+
+// shortReason cuts a reason to at most maxReasonLen bytes, on a character
+// boundary, and says how much was cut.
+func shortReason(s string) string {
+	if len(s) <= maxReasonLen {
+		return s
+	}
+	const before, after = " [", " more bytes cut]"
+	cut := maxReasonLen - len(before) - len(strconv.Itoa(len(s))) - len(after)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + before + strconv.Itoa(len(s)-cut) + after
+}
+
+// errorShape is what makes two errors of a file the same error: the kind,
+// and the reason with every number replaced by '#'.
+type errorShape struct {
+	kind   ErrorKind
+	reason string
+}
+
+func shapeOf(e *DecodeError) errorShape {
+	var b strings.Builder
+	b.Grow(len(e.Reason))
+	digits := false
+	for i := 0; i < len(e.Reason); i++ {
+		c := e.Reason[i]
+		isDigit := '0' <= c && c <= '9' || digits && ('a' <= c && c <= 'f' || 'A' <= c && c <= 'F' || c == 'x')
+		if isDigit {
+			if !digits {
+				b.WriteByte('#')
+			}
+		} else {
+			b.WriteByte(c)
+		}
+		digits = isDigit
+	}
+	return errorShape{e.Kind, b.String()}
 }
 
 func (e *DecodeError) Error() string {
@@ -95,7 +148,11 @@ func (e *DecodeError) Error() string {
 	if e.RecordID != 0 {
 		s += fmt.Sprintf(" record %d", e.RecordID)
 	}
-	return s + ": " + string(e.Kind) + ": " + e.Reason
+	s += ": " + string(e.Kind) + ": " + e.Reason
+	if e.Repeats > 0 {
+		s += fmt.Sprintf(" (and %d more like it, the last at 0x%x)", e.Repeats, e.LastOffset)
+	}
+	return s
 }
 
 // ChunkCounts describes what the chunk slots of a file held.
@@ -135,9 +192,14 @@ type FileStats struct {
 	Records       RecordCounts      `json:"records"`
 	ProcessEvents map[Source]uint64 `json:"process_events"`
 	Census        Census            `json:"census"`
-	ErrorCount    int               `json:"error_count"`
-	Errors        []DecodeError     `json:"errors"`
-	ErrorsOmitted int               `json:"errors_omitted,omitempty"`
+	// ErrorCount counts every error. Errors lists the first of each kind of
+	// error (see DecodeError.Repeats) up to maxErrorsPerFile;
+	// ErrorsOmitted counts those that did not fit.
+	ErrorCount    int           `json:"error_count"`
+	Errors        []DecodeError `json:"errors"`
+	ErrorsOmitted int           `json:"errors_omitted,omitempty"`
+
+	shapes map[errorShape]int // index in Errors of the first error of each shape
 }
 
 func newFileStats(path string) *FileStats {
@@ -149,12 +211,27 @@ func newFileStats(path string) *FileStats {
 	}
 }
 
+// addError counts an error of the file and lists it, unless one of the same
+// shape is listed already: then that one counts it as a repeat. Errors come
+// in file order, so the one listed is the first.
 func (s *FileStats) addError(e DecodeError) {
 	s.ErrorCount++
+	e.Reason = shortReason(e.Reason)
+	shape := shapeOf(&e)
+	if i, ok := s.shapes[shape]; ok {
+		first := &s.Errors[i]
+		first.Repeats++
+		first.LastOffset = max(first.LastOffset, e.Offset)
+		return
+	}
 	if len(s.Errors) >= maxErrorsPerFile {
 		s.ErrorsOmitted++
 		return
 	}
+	if s.shapes == nil {
+		s.shapes = map[errorShape]int{}
+	}
+	s.shapes[shape] = len(s.Errors)
 	s.Errors = append(s.Errors, e)
 }
 

@@ -5,9 +5,12 @@
 //	go run ./cmd/evtxgen -o testdata/evidence            # the incident
 //	go run ./cmd/evtxgen -size 1GiB -o /tmp/Security.evtx  # one large Security log
 //	go run ./cmd/evtxgen -hosts 50 -size 2GiB -o /tmp/fleet # many hosts
+//	go run ./cmd/evtxgen -hostile -o testdata/hostile         # crafted files that attack the reader
+//	go run ./cmd/evtxgen -hostile -case many-value-descriptors -chunks 200 -o /tmp/h # 13 MB of one attack
 package main
 
 //go:generate go run . -o ../../testdata/evidence
+//go:generate go run . -hostile -o ../../testdata/hostile
 
 import (
 	"flag"
@@ -22,10 +25,22 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed")
 	size := flag.String("size", "", "write one Security log of about this `size` (e.g. 1GiB, 200MB) instead of the incident; with -hosts, the total")
 	hosts := flag.Int("hosts", 0, "with -size: a folder of this many hosts, each with a Security and a Sysmon log")
+	hostile := flag.Bool("hostile", false, "write the crafted files that attack the reader, and their manifest, to the -o folder")
+	only := flag.String("case", "", "with -hostile: write only the case of this `name`")
+	chunks := flag.Int("chunks", 0, "with -hostile: `N` hostile chunks in each file instead of each case's own number")
 	flag.Parse()
 	if *out == "" || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
+	}
+	if *hostile {
+		m, err := generateHostile(*out, *only, *chunks)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "evtxgen:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stderr, "evtxgen: %d crafted files written to %s\n", len(m.Files), *out)
+		return
 	}
 	if err := run(*out, *seed, *size, *hosts); err != nil {
 		fmt.Fprintln(os.Stderr, "evtxgen:", err)

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 
 	"github.com/evtxhunt/evtxhunt/internal/termsafe"
+	"github.com/evtxhunt/evtxhunt/parser"
 )
 
 // Exit codes shared by every subcommand.
@@ -46,6 +47,11 @@ func commands() []command {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == parser.DecodeChildCommand {
+		// Not a command for people: the process a scan starts to run
+		// golang-evtx in, which sets its own limits.
+		os.Exit(parser.ServeDecodeChild())
+	}
 	tuneGC()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

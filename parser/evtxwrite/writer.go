@@ -70,9 +70,19 @@ func (w *Writer) Write(ev *Event) (uint64, error) {
 	if ev.Time.IsZero() {
 		return 0, errors.New("evtxwrite: event without a time")
 	}
+	return w.writeRecord(ev.Time, func(e *recordEncoder, id uint64) error {
+		tree := eventTree(ev, id, &e.values)
+		e.templateRef(&tree)
+		return e.substitutions(e.values, nil)
+	})
+}
+
+// writeRecord appends one record whose binary XML body writes, at the end
+// of the current chunk or, when it does not fit, at the start of the next.
+func (w *Writer) writeRecord(t time.Time, body func(e *recordEncoder, id uint64) error) (uint64, error) {
 	id := w.nextID
 	for attempt := 0; ; attempt++ {
-		rec, err := w.scratch.encode(&w.chunk, ev, id)
+		rec, err := w.scratch.encode(&w.chunk, id, t, body)
 		if err != nil {
 			return 0, err
 		}
@@ -88,6 +98,15 @@ func (w *Writer) Write(ev *Event) (uint64, error) {
 			return 0, err
 		}
 	}
+}
+
+// EndChunk writes out the chunk being filled, if it holds any record, so
+// that the next record starts a new chunk.
+func (w *Writer) EndChunk() error {
+	if w.chunk.records == 0 {
+		return nil
+	}
+	return w.flush()
 }
 
 // Close writes the last chunk and the file header. It does not close the
@@ -246,53 +265,81 @@ type pendingName struct {
 	offset uint32
 }
 
-func (e *recordEncoder) encode(c *chunkState, ev *Event, id uint64) ([]byte, error) {
+// encode lays out a record (header, the binary XML body writes, size
+// trailer) for the end of chunk c.
+func (e *recordEncoder) encode(c *chunkState, id uint64, t time.Time, body func(e *recordEncoder, id uint64) error) ([]byte, error) {
 	*e = recordEncoder{b: e.b[:0], base: uint32(c.end), chunk: c, newNames: e.newNames[:0], values: e.values[:0]}
-	tree := eventTree(ev, id, &e.values)
-	key := tree.key()
-
 	e.b = append(e.b, parser.RecordMagic...)
 	e.b = le.AppendUint32(e.b, 0) // size, patched below
 	e.b = le.AppendUint64(e.b, id)
-	e.b = le.AppendUint64(e.b, ToFileTime(ev.Time))
-	e.b = append(e.b, tokFragment, 1, 1, 0)
-
-	sum := md5.Sum([]byte(key))
-	e.templateID = le.Uint32(sum[:])
-	e.b = append(e.b, tokTemplate, 1)
-	e.b = le.AppendUint32(e.b, e.templateID)
-	if off, ok := c.templates[key]; ok {
-		e.b = le.AppendUint32(e.b, off)
-	} else {
-		e.templateOffset = e.offset() + 4
-		e.newTemplate = key
-		e.b = le.AppendUint32(e.b, e.templateOffset)
-		e.b = le.AppendUint32(e.b, 0) // next template in bucket, linked on commit
-		e.b = append(e.b, sum[:]...)
-		sizeAt := len(e.b)
-		e.b = le.AppendUint32(e.b, 0)
-		e.b = append(e.b, tokFragment, 1, 1, 0)
-		e.element(&tree)
-		e.b = append(e.b, tokEOF)
-		le.PutUint32(e.b[sizeAt:], uint32(len(e.b)-sizeAt-4))
-	}
-
-	e.b = le.AppendUint32(e.b, uint32(len(e.values)))
-	for _, v := range e.values {
-		if len(v.bytes) > 0xffff {
-			return nil, fmt.Errorf("evtxwrite: a value of %d bytes is too long", len(v.bytes))
-		}
-		e.b = le.AppendUint16(e.b, uint16(len(v.bytes)))
-		e.b = append(e.b, v.Type, 0)
-	}
-	for _, v := range e.values {
-		e.b = append(e.b, v.bytes...)
+	e.b = le.AppendUint64(e.b, ToFileTime(t))
+	if err := body(e, id); err != nil {
+		return nil, err
 	}
 	e.b = le.AppendUint32(e.b, 0) // size trailer
 	size := uint32(len(e.b))
 	le.PutUint32(e.b[4:], size)
 	le.PutUint32(e.b[size-4:], size)
 	return e.b, nil
+}
+
+// templateRef writes a fragment header and a template instance's reference
+// to tree's template, defining it inline at its first use in the chunk. It
+// returns where in e.b the definition's size field is, or -1 when the
+// template was already defined.
+func (e *recordEncoder) templateRef(tree *node) int {
+	key := tree.key()
+	e.b = append(e.b, tokFragment, 1, 1, 0)
+	sum := md5.Sum([]byte(key))
+	e.templateID = le.Uint32(sum[:])
+	e.b = append(e.b, tokTemplate, 1)
+	e.b = le.AppendUint32(e.b, e.templateID)
+	if off, ok := e.chunk.templates[key]; ok {
+		e.b = le.AppendUint32(e.b, off)
+		return -1
+	}
+	e.templateOffset = e.offset() + 4
+	e.newTemplate = key
+	e.b = le.AppendUint32(e.b, e.templateOffset)
+	e.b = le.AppendUint32(e.b, 0) // next template in bucket, linked on commit
+	e.b = append(e.b, sum[:]...)
+	sizeAt := len(e.b)
+	e.b = le.AppendUint32(e.b, 0)
+	e.b = append(e.b, tokFragment, 1, 1, 0)
+	e.element(tree)
+	e.b = append(e.b, tokEOF)
+	le.PutUint32(e.b[sizeAt:], uint32(len(e.b)-sizeAt-4))
+	return sizeAt
+}
+
+// substitutions writes a template instance's substitution array: the
+// descriptors of values, then extra descriptors that have no data, then the
+// values' data.
+func (e *recordEncoder) substitutions(values []Value, extra []descriptor) error {
+	e.b = le.AppendUint32(e.b, uint32(len(values)+len(extra)))
+	for _, v := range values {
+		if len(v.bytes) > 0xffff {
+			return fmt.Errorf("evtxwrite: a value of %d bytes is too long", len(v.bytes))
+		}
+		e.b = le.AppendUint16(e.b, uint16(len(v.bytes)))
+		e.b = append(e.b, v.Type, 0)
+	}
+	for _, d := range extra {
+		e.b = le.AppendUint16(e.b, d.size)
+		e.b = append(e.b, d.typ, d.unused)
+	}
+	for _, v := range values {
+		e.b = append(e.b, v.bytes...)
+	}
+	return nil
+}
+
+// descriptor is a value descriptor of a substitution array. Windows
+// writes its last byte as 0.
+type descriptor struct {
+	size   uint16
+	typ    byte
+	unused byte
 }
 
 func (e *recordEncoder) offset() uint32 { return e.base + uint32(len(e.b)) }

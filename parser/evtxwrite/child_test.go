@@ -1,0 +1,17 @@
+package evtxwrite
+
+import (
+	"os"
+	"testing"
+
+	"github.com/evtxhunt/evtxhunt/parser"
+)
+
+// TestMain serves as golang-evtx's child process when a Scanner of these
+// tests starts this binary as one.
+func TestMain(m *testing.M) {
+	if parser.IsDecodeChild() {
+		os.Exit(parser.ServeDecodeChild())
+	}
+	os.Exit(m.Run())
+}

@@ -1,0 +1,171 @@
+package parser
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// The crafted files of testdata/hostile, written by cmd/evtxgen -hostile,
+// and its manifest.
+const hostileDir = "../testdata/hostile"
+
+type hostileFacts struct {
+	File          string `json:"file"`
+	HostileChunks []struct {
+		Index  int   `json:"index"`
+		Offset int64 `json:"offset"`
+	} `json:"hostile_chunks"`
+	ProcessEvents uint64 `json:"process_events"`
+}
+
+func readHostile(t *testing.T) map[string]hostileFacts {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(hostileDir, "EXPECTED.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct{ Files []hostileFacts }
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]hostileFacts{}
+	for _, f := range m.Files {
+		out[f.File] = f
+	}
+	return out
+}
+
+// hostileErrors says how each crafted file's hostile chunks must be
+// reported: the kind of error and what its reason must say.
+var hostileErrors = map[string]struct {
+	kind ErrorKind
+	why  []string // any of these
+}{
+	// golang-evtx recurses until its stack limit aborts its process.
+	"self-referencing-template.evtx": {ErrChild, []string{`"fatal error: stack overflow"`}},
+	// golang-evtx loops, allocating, until its memory limit aborts its
+	// process or, where there is no such limit, its time runs out.
+	"negative-template-size.evtx": {ErrChild, []string{`"fatal error: out of memory`, `"fatal error: runtime: cannot allocate memory"`, "exceeded"}},
+	// golang-evtx fails the record with a message per descriptor.
+	"many-value-descriptors.evtx": {ErrRecord, []string{"and more messages, not kept"}},
+}
+
+// TestScanHostileFiles scans each crafted file with each decoder: the scan
+// ends, the hostile chunks are failed and reported once with their offset
+// (the same error in another chunk counted on the first), and every process
+// creation of the other chunks is found.
+func TestScanHostileFiles(t *testing.T) {
+	facts := readHostile(t)
+	if len(facts) != len(hostileErrors) {
+		t.Fatalf("the manifest lists %d files, the test knows %d", len(facts), len(hostileErrors))
+	}
+	for _, decoder := range []string{DecoderNative, DecoderGolangEvtx} {
+		for name, want := range hostileErrors {
+			t.Run(decoder+"/"+name, func(t *testing.T) {
+				f := facts[name]
+				path := filepath.Join(hostileDir, name)
+				var events uint64
+				stats, err := NewScanner(Options{Decoder: decoder, Workers: 2}).Scan(context.Background(), []string{path}, func(ev *ProcessEvent) error {
+					for _, h := range f.HostileChunks {
+						if ev.Chunk == h.Index {
+							t.Errorf("an event from hostile chunk %d: %+v", h.Index, ev)
+						}
+					}
+					events++
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := stats[0]
+				if events != f.ProcessEvents || s.ProcessEvents[SourceSecurity4688] != f.ProcessEvents {
+					t.Errorf("%d process events emitted, %d counted; the other chunks hold %d", events, s.ProcessEvents[SourceSecurity4688], f.ProcessEvents)
+				}
+				hostile := len(f.HostileChunks)
+				if s.Chunks.Failed != hostile || s.Chunks.Decoded != s.Chunks.Slots-hostile {
+					t.Errorf("chunks %+v, want %d failed", s.Chunks, hostile)
+				}
+				if s.Records.Decoded != f.ProcessEvents || s.Records.Failed != s.Records.Seen-f.ProcessEvents {
+					t.Errorf("records %+v", s.Records)
+				}
+				if len(s.Errors) != 1 || s.ErrorCount != hostile {
+					t.Fatalf("%d errors listed, %d counted, want 1 and %d: %v", len(s.Errors), s.ErrorCount, hostile, s.Errors)
+				}
+				e := s.Errors[0]
+				first, last := f.HostileChunks[0], f.HostileChunks[hostile-1]
+				if e.Kind != want.kind || e.Chunk != first.Index || e.Offset < first.Offset || e.Offset >= first.Offset+ChunkSize || e.Repeats != hostile-1 {
+					t.Errorf("error %+v, want %s in chunk %d at 0x%x, %d repeats", e, want.kind, first.Index, first.Offset, hostile-1)
+				}
+				if hostile > 1 && (e.LastOffset < last.Offset || e.LastOffset >= last.Offset+ChunkSize) {
+					t.Errorf("last repeat at 0x%x, want in chunk %d at 0x%x", e.LastOffset, last.Index, last.Offset)
+				}
+				if len(e.Reason) > maxReasonLen || !utf8.ValidString(e.Reason) || !containsAny(e.Reason, want.why) {
+					t.Errorf("reason of %d bytes, want one of %q: %s", len(e.Reason), want.why, e.Reason)
+				}
+			})
+		}
+	}
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestChildMemoryLimit holds a child that allocates without end to its
+// memory limit: with all the time in the world, it dies of it, fast.
+func TestChildMemoryLimit(t *testing.T) {
+	if runtime.GOOS != "linux" || raceBuild {
+		t.Skip("the address space limit is Linux's RLIMIT_AS, off under the race detector; elsewhere the time limit ends the child")
+	}
+	f := readHostile(t)["negative-template-size.evtx"]
+	path := filepath.Join(hostileDir, f.File)
+	stats, err := NewScanner(Options{Decoder: DecoderGolangEvtx, Workers: 1, Isolation: Isolation{ChunkTimeout: time.Minute, MemoryLimit: 64 << 20}}).
+		Scan(context.Background(), []string{path}, func(*ProcessEvent) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := stats[0].Errors; len(errs) != 1 || !containsAny(errs[0].Reason, []string{`died (exit status 2): "fatal error: out of memory`, `died (exit status 2): "fatal error: runtime: cannot allocate memory"`}) {
+		t.Errorf("errors %v, want the child dead of its memory limit", errs)
+	}
+}
+
+// TestNativeRefusesHostileChunks gives the native decoder alone each
+// hostile chunk: its own depth and size checks refuse them, without a
+// loop and without handing them on.
+func TestNativeRefusesHostileChunks(t *testing.T) {
+	want := map[string]string{
+		"self-referencing-template.evtx": "native decoder: token 0x0c inside an element",
+		"negative-template-size.evtx":    "native decoder: template at 0x226: size -42 runs past the chunk",
+		"many-value-descriptors.evtx":    "native decoder: substitution 26 (1 bytes) runs past its end",
+	}
+	for name, f := range readHostile(t) {
+		b, err := os.ReadFile(filepath.Join(hostileDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range f.HostileChunks {
+			c := &Chunk{File: name, Index: h.Index, Offset: h.Offset, Data: b[h.Offset : h.Offset+ChunkSize]}
+			var r ChunkResult
+			r.reset()
+			if !inspectChunk(c, &r) {
+				t.Fatalf("%s chunk %d: no records", name, h.Index)
+			}
+			newNativeDecoder(nil).Decode(c, &r)
+			if r.Chunks.Failed != 1 || r.Chunks.Fallback != 1 || len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Reason, want[name]) {
+				t.Errorf("%s chunk %d: chunks %+v, errors %v; want %q", name, h.Index, r.Chunks, r.Errors, want[name])
+			}
+		}
+	}
+}
