@@ -348,10 +348,20 @@ type sigmaValue struct {
 	exists   int // 1: must exist, -1: must not, 0: no test
 	// byte forms of contains, prefix and suffix, for the lowered field
 	containsB, prefixB, suffixB []byte
+	// variants: one value written several ways (windash, base64offset),
+	// matching if any of them does
+	variants []sigmaValue
 }
 
 func (v *sigmaValue) match(c *fieldCache, p *timeline.Process, raw string, low []byte, ok bool) bool {
 	switch {
+	case v.variants != nil:
+		for i := range v.variants {
+			if v.variants[i].match(c, p, raw, low, ok) {
+				return true
+			}
+		}
+		return false
 	case v.exists != 0:
 		return (ok && raw != "") == (v.exists > 0)
 	case v.null:
@@ -717,6 +727,7 @@ func (c *sigmaCompiler) values(field string, mods []string, n *yaml.Node) ([]sig
 		if has("windash") {
 			variants = windash(s)
 		}
+		var ways []sigmaValue
 		for _, s := range variants {
 			patterns := []string{s}
 			if has("base64") || has("base64offset") {
@@ -738,8 +749,13 @@ func (c *sigmaCompiler) values(field string, mods []string, n *yaml.Node) ([]sig
 				// backslash ending the value ('\sysvol\' is a path).
 				lead := has("contains") || has("endswith")
 				trail := has("contains") || has("startswith")
-				out = append(out, compileWildcard(pat, lead, trail, v.cased))
+				ways = append(ways, compileWildcard(pat, lead, trail, v.cased))
 			}
+		}
+		if len(ways) == 1 {
+			out = append(out, ways[0])
+		} else {
+			out = append(out, sigmaValue{variants: ways})
 		}
 	}
 	return out, nil
@@ -1091,23 +1107,47 @@ func mapKeys(tests []sigmaTest, kf keyFunc) ([]string, bool) {
 
 // plain says whether a value is a literal test on the lowered text.
 func (v *sigmaValue) plain() bool {
-	return v.re == nil && !v.cased && !v.any && !v.null && v.exists == 0 && v.fieldRef == 0 && v.cmp == ""
+	return v.re == nil && !v.cased && !v.any && !v.null && v.exists == 0 && v.fieldRef == 0 && v.cmp == "" && v.variants == nil
+}
+
+// valueKeys gives the keys of a value, one of which must hold for it to
+// match: key's for a plain value, all its variants' keys for the others.
+func valueKeys(v *sigmaValue, key func(v *sigmaValue) (string, bool)) ([]string, bool) {
+	if v.variants == nil {
+		k, ok := key(v)
+		return []string{k}, ok
+	}
+	var keys []string
+	for i := range v.variants {
+		k, ok := valueKeys(&v.variants[i], key)
+		if !ok {
+			return nil, false
+		}
+		keys = append(keys, k...)
+	}
+	return keys, true
 }
 
 func imageKey(t *sigmaTest) ([]string, bool) {
 	if t.all || (t.field != imageField && t.field != ofnField) {
 		return nil, false
 	}
-	var keys []string
-	for _, v := range t.values {
+	key := func(v *sigmaValue) (string, bool) {
 		switch {
 		case t.field == imageField && v.plain() && v.prefix == "" && strings.HasPrefix(v.suffix, `\`) && !strings.Contains(v.suffix[1:], `\`):
-			keys = append(keys, v.suffix[1:])
+			return v.suffix[1:], true
 		case t.field == ofnField && v.plain() && v.exact != "":
-			keys = append(keys, v.exact)
-		default:
+			return v.exact, true
+		}
+		return "", false
+	}
+	var keys []string
+	for i := range t.values {
+		k, ok := valueKeys(&t.values[i], key)
+		if !ok {
 			return nil, false
 		}
+		keys = append(keys, k...)
 	}
 	return keys, true
 }
@@ -1116,10 +1156,9 @@ func commandKey(t *sigmaTest) ([]string, bool) {
 	if t.field != commandField || len(t.values) == 0 {
 		return nil, false
 	}
-	var keys []string
-	for _, v := range t.values {
+	key := func(v *sigmaValue) (string, bool) {
 		if !v.plain() {
-			return nil, false
+			return "", false
 		}
 		k := v.contains
 		switch {
@@ -1131,10 +1170,15 @@ func commandKey(t *sigmaTest) ([]string, bool) {
 		default:
 			k = v.suffix
 		}
-		if k == "" {
+		return k, k != ""
+	}
+	var keys []string
+	for i := range t.values {
+		k, ok := valueKeys(&t.values[i], key)
+		if !ok {
 			return nil, false
 		}
-		keys = append(keys, k)
+		keys = append(keys, k...)
 		if t.all { // every value must be there: one is enough to look for
 			break
 		}

@@ -229,3 +229,31 @@ func TestEngineIndexIsExact(t *testing.T) {
 		t.Logf("%s: %d hits", path, len(want))
 	}
 }
+
+// TestSigmaVariantsWithAll (issue 13, bug 1): a value that windash or
+// base64offset writes several ways is one value, matching if any of its
+// ways does; 'all' asks every value the rule gives, not every way.
+func TestSigmaVariantsWithAll(t *testing.T) {
+	enc := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	cmd := func(s string) parser.ProcessEvent {
+		return parser.ProcessEvent{Image: `C:\Tools\tool.exe`, CommandLine: s}
+	}
+	windash := "    sel:\n        CommandLine|windash|contains|all: ['-a', '-b']\n    condition: sel"
+	b64 := "    sel:\n        CommandLine|base64offset|contains|all: ['Invoke-Mimikatz', 'DumpCreds']\n    condition: sel"
+	for _, tc := range []struct {
+		name, detection, cmdLine string
+		want                     bool
+	}{
+		{"windash all, both with -", windash, "tool -a -b", true},
+		{"windash all, written with / and -", windash, "tool /a -b", true},
+		{"windash all, with an en dash", windash, "tool \u2013a /b", true},
+		{"windash all, one missing", windash, "tool -a -c", false},
+		{"base64offset all, both there", b64, "powershell -e " + enc("xInvoke-Mimikatz -DumpCreds"), true},
+		{"base64offset all, at other offsets", b64, "powershell -e " + enc("Invoke-Mimikatz") + " " + enc("yy DumpCreds"), true},
+		{"base64offset all, one missing", b64, "powershell -e " + enc("xInvoke-Mimikatz"), false},
+	} {
+		if got := sigmaMatches(t, tc.detection, cmd(tc.cmdLine)); got != tc.want {
+			t.Errorf("%s: matched %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
