@@ -5,13 +5,9 @@
 package detections
 
 import (
-	"embed"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -132,74 +128,6 @@ func (e *RuleError) Error() string {
 	return e.File + ": " + e.Msg
 }
 
-//go:embed rules/*.yml
-var builtin embed.FS
-
-// Builtin returns the rule pack shipped in the binary.
-func Builtin() ([]*Rule, error) {
-	rules, errs := loadFS(builtin, "rules", "rules")
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("built-in rules: %w", errs[0])
-	}
-	return rules, nil
-}
-
-// LoadDir reads every .yml and .yaml file of a folder (recursively) as a rule.
-// It returns the rules that loaded and an error for each file that did not.
-func LoadDir(dir string) ([]*Rule, []error) {
-	if err := checkFolder(dir); err != nil {
-		return nil, []error{err}
-	}
-	return loadFS(os.DirFS(dir), ".", dir)
-}
-
-// checkFolder says why dir cannot be read as a rule folder, if it cannot.
-func checkFolder(dir string) error {
-	info, err := os.Stat(dir)
-	if err != nil {
-		return err
-	}
-	if !info.IsDir() {
-		return fmt.Errorf("%s is not a folder", dir)
-	}
-	return nil
-}
-
-func loadFS(fsys fs.FS, root, shownRoot string) ([]*Rule, []error) {
-	var rules []*Rule
-	var errs []error
-	err := fs.WalkDir(fsys, root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			errs = append(errs, err)
-			return nil
-		}
-		ext := strings.ToLower(filepath.Ext(path))
-		if d.IsDir() || (ext != ".yml" && ext != ".yaml") {
-			return nil
-		}
-		shown := filepath.Join(shownRoot, filepath.FromSlash(strings.TrimPrefix(path, root+"/")))
-		b, err := readRuleFile(fsys, path, shown)
-		if err != nil {
-			errs = append(errs, err)
-			return nil
-		}
-		r, ruleErrs := ParseRule(shown, b)
-		if len(ruleErrs) > 0 {
-			for _, e := range ruleErrs {
-				errs = append(errs, e)
-			}
-			return nil
-		}
-		rules = append(rules, r)
-		return nil
-	})
-	if err != nil {
-		errs = append(errs, err)
-	}
-	sort.SliceStable(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
-	return rules, errs
-}
-
 // Merge combines rule sets, refusing two rules with one id.
 func Merge(sets ...[]*Rule) ([]*Rule, error) {
 	byID := map[string]*Rule{}
@@ -285,47 +213,6 @@ const (
 	maxRuleFileSize = 1 << 20
 	maxNesting      = 64
 )
-
-// checkRuleSize refuses a file too large to be a rule, before any parsing.
-func checkRuleSize(file string, b []byte) *RuleError {
-	if len(b) > maxRuleFileSize {
-		return &RuleError{File: file, Msg: tooLarge(int64(len(b)))}
-	}
-	return nil
-}
-
-func tooLarge(size int64) string {
-	return fmt.Sprintf("%d bytes: larger than %d bytes, not read as a rule", size, maxRuleFileSize)
-}
-
-// readRuleFile reads a rule file of a folder: only a regular file (a FIFO
-// or a device would block or never end) and no more than a rule can be.
-// shown is the name errors give.
-func readRuleFile(fsys fs.FS, name, shown string) ([]byte, error) {
-	info, err := fs.Stat(fsys, name)
-	if err != nil {
-		return nil, &RuleError{File: shown, Msg: err.Error()}
-	}
-	if !info.Mode().IsRegular() {
-		return nil, &RuleError{File: shown, Msg: fmt.Sprintf("not a regular file (%v), not read", info.Mode().Type())}
-	}
-	if info.Size() > maxRuleFileSize {
-		return nil, &RuleError{File: shown, Msg: tooLarge(info.Size())}
-	}
-	f, err := fsys.Open(name)
-	if err != nil {
-		return nil, &RuleError{File: shown, Msg: err.Error()}
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxRuleFileSize+1))
-	if err != nil {
-		return nil, &RuleError{File: shown, Msg: err.Error()}
-	}
-	if err := checkRuleSize(shown, b); err != nil {
-		return nil, err
-	}
-	return b, nil
-}
 
 // ParseRule reads one rule file. Every problem is reported with its line;
 // the rule is returned only when there is none.

@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -28,83 +23,6 @@ import (
 // Fields follow Sysmon 1's names; for Security 4688 they are mapped to its
 // equivalents, and a field 4688 cannot have (OriginalFileName, Hashes...)
 // never matches on 4688: such rules have partial coverage there.
-
-// SigmaLoad is what loading a folder of Sigma rules gave.
-type SigmaLoad struct {
-	Rules         []*Rule
-	NotApplicable []string // files whose logsource is not windows process_creation
-	Errors        []error  // files that did not compile, with the reason
-	Partial4688   []string // rule ids using fields Security 4688 lacks
-}
-
-// LoadSigma reads every .yml/.yaml file under dir as a Sigma rule.
-func LoadSigma(dir string) SigmaLoad {
-	var out SigmaLoad
-	if err := checkFolder(dir); err != nil {
-		out.Errors = []error{err}
-		return out
-	}
-	var paths []string // slash-separated, under dir
-	fsys := os.DirFS(dir)
-	shown := func(path string) string { return filepath.Join(dir, filepath.FromSlash(path)) }
-	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			out.Errors = append(out.Errors, &RuleError{File: shown(path), Msg: err.Error()})
-			return nil
-		}
-		if ext := strings.ToLower(filepath.Ext(path)); !d.IsDir() && (ext == ".yml" || ext == ".yaml") {
-			paths = append(paths, path)
-		}
-		return nil
-	})
-	if err != nil {
-		out.Errors = append(out.Errors, err)
-	}
-	sort.Strings(paths)
-	// Compile in parallel (YAML parsing is most of the cost), keep the
-	// files' order.
-	type result struct {
-		r          *Rule
-		applicable bool
-		partial    bool
-		err        error
-	}
-	results := make([]result, len(paths))
-	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(paths) {
-					return
-				}
-				b, err := readRuleFile(fsys, paths[i], shown(paths[i]))
-				if err != nil {
-					results[i].err = err
-					continue
-				}
-				r, applicable, partial, err := ParseSigma(shown(paths[i]), b)
-				results[i] = result{r, applicable, partial, err}
-			}
-		})
-	}
-	wg.Wait()
-	for i, res := range results {
-		switch {
-		case res.err != nil:
-			out.Errors = append(out.Errors, res.err)
-		case !res.applicable:
-			out.NotApplicable = append(out.NotApplicable, shown(paths[i]))
-		default:
-			out.Rules = append(out.Rules, res.r)
-			if res.partial {
-				out.Partial4688 = append(out.Partial4688, res.r.ID)
-			}
-		}
-	}
-	return out
-}
 
 type sigmaDoc struct {
 	Title          string   `yaml:"title"`
