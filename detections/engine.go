@@ -1,7 +1,6 @@
 package detections
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
@@ -83,48 +82,32 @@ type Engine struct {
 	// processes (image, command line, parent...) are memoized: processes
 	// that run exactly the same thing share one evaluation.
 	memo       []bool
-	memoFields []int
-}
-
-// memoMatcher is a matcher whose result depends only on some fields.
-type memoMatcher interface {
-	memoFields() ([]int, bool)
-}
-
-// keyedMatcher is a matcher that knows the image names, or the command line
-// strings, it needs.
-type keyedMatcher interface {
-	imageKeys() ([]string, bool)
-	commandKeys() ([]string, bool)
+	memoFields []fieldID
 }
 
 // NewEngine returns an engine for the given rules.
 func NewEngine(rules []*Rule) *Engine {
 	e := &Engine{rules: rules, byImage: map[string][]int{}, memo: make([]bool, len(rules))}
 	for i, r := range rules {
-		if mm, ok := r.matcher.(memoMatcher); ok {
-			if fields, ok := mm.memoFields(); ok {
-				e.memo[i] = true
-				for _, f := range fields {
-					if !slices.Contains(e.memoFields, f) {
-						e.memoFields = append(e.memoFields, f)
-					}
+		if fields, ok := r.matcher.memoFields(); ok {
+			e.memo[i] = true
+			for _, f := range fields {
+				if !slices.Contains(e.memoFields, f) {
+					e.memoFields = append(e.memoFields, f)
 				}
 			}
 		}
-		if km, ok := r.matcher.(keyedMatcher); ok {
-			if keys, ok := km.imageKeys(); ok {
-				for _, k := range keys {
-					if !slices.Contains(e.byImage[k], i) {
-						e.byImage[k] = append(e.byImage[k], i)
-					}
+		if keys, ok := r.matcher.imageKeys(); ok {
+			for _, k := range keys {
+				if !slices.Contains(e.byImage[k], i) {
+					e.byImage[k] = append(e.byImage[k], i)
 				}
-				continue
 			}
-			if keys, ok := km.commandKeys(); ok {
-				e.commands.add(keys, i)
-				continue
-			}
+			continue
+		}
+		if keys, ok := r.matcher.commandKeys(); ok {
+			e.commands.add(keys, i)
+			continue
 		}
 		e.always = append(e.always, i)
 	}
@@ -134,16 +117,13 @@ func NewEngine(rules []*Rule) *Engine {
 // maxMemo bounds the memo of rule results.
 const maxMemo = 200_000
 
-// memoKey is the values of every memoized field of p, NUL-separated.
+// memoKey is the presence and value of every memoized field of p,
+// NUL-separated.
 func (e *Engine) memoKey(c *fieldCache, p *timeline.Process, key []byte) []byte {
-	for _, f := range e.memoFields {
-		raw, _, ok := c.get(p, f)
-		if ok {
-			key = append(key, 1)
-		} else {
-			key = append(key, 0)
-		}
-		key = append(key, raw...)
+	for _, id := range e.memoFields {
+		f := c.get(p, id)
+		key = append(key, byte(f.state))
+		key = append(key, f.raw...)
 		key = append(key, 0)
 	}
 	return key
@@ -153,7 +133,7 @@ func (e *Engine) memoKey(c *fieldCache, p *timeline.Process, key []byte) []byte 
 func (e *Engine) candidates(c *fieldCache, p *timeline.Process, buf []int, name []byte) ([]int, []byte) {
 	buf = append(buf[:0], e.always...)
 	if len(e.byImage) > 0 {
-		name = lowerInto(name[:0], parser.BaseName(p.Image))
+		name = imageName(name[:0], p.Image)
 		buf = append(buf, e.byImage[string(name)]...)
 		if p.OriginalFileName != "" {
 			name = lowerInto(name[:0], p.OriginalFileName)
@@ -161,60 +141,10 @@ func (e *Engine) candidates(c *fieldCache, p *timeline.Process, buf []int, name 
 		}
 	}
 	if len(e.commands.rules) > 0 {
-		_, low, _ := c.get(p, commandField)
-		buf = e.commands.find(low, buf)
+		buf = e.commands.find(c.get(p, commandField).text(formLower), buf)
 	}
 	slices.Sort(buf)
 	return slices.Compact(buf), name
-}
-
-// substringIndex finds which of many strings occur in a text, by their
-// first two bytes: a pass over the text looks up each byte pair.
-type substringIndex struct {
-	keys   [][]byte
-	rules  [][]int          // by key
-	byPair map[uint16][]int // first two bytes -> keys
-	short  []int            // one-byte keys
-}
-
-func (x *substringIndex) add(keys []string, rule int) {
-	if x.byPair == nil {
-		x.byPair = map[uint16][]int{}
-	}
-	for _, k := range keys {
-		id := slices.IndexFunc(x.keys, func(b []byte) bool { return string(b) == k })
-		if id < 0 {
-			id = len(x.keys)
-			x.keys = append(x.keys, []byte(k))
-			x.rules = append(x.rules, nil)
-			if len(k) == 1 {
-				x.short = append(x.short, id)
-			} else {
-				pair := uint16(k[0])<<8 | uint16(k[1])
-				x.byPair[pair] = append(x.byPair[pair], id)
-			}
-		}
-		if !slices.Contains(x.rules[id], rule) {
-			x.rules[id] = append(x.rules[id], rule)
-		}
-	}
-}
-
-// find appends the rules of every key found in text.
-func (x *substringIndex) find(text []byte, out []int) []int {
-	for _, id := range x.short {
-		if bytes.IndexByte(text, x.keys[id][0]) >= 0 {
-			out = append(out, x.rules[id]...)
-		}
-	}
-	for i := 0; i+1 < len(text); i++ {
-		for _, id := range x.byPair[uint16(text[i])<<8|uint16(text[i+1])] {
-			if bytes.HasPrefix(text[i:], x.keys[id]) {
-				out = append(out, x.rules[id]...)
-			}
-		}
-	}
-	return out
 }
 
 // Rules lists the engine's rules.

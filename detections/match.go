@@ -9,7 +9,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/evtxhunt/evtxhunt/parser"
-	"github.com/evtxhunt/evtxhunt/timeline"
 )
 
 // The match language. A match section names roles and what must hold for
@@ -30,149 +29,10 @@ import (
 // value must equal the field. Comparisons ignore case, and paths (image,
 // current_directory) are compared in parser.NormalizePath's form, so that one
 // value matches every spelling of a place.
-
-type fieldSpec struct {
-	get  func(p *timeline.Process) string
-	path bool
-}
-
-var fieldSpecs = map[string]fieldSpec{
-	"image":               {func(p *timeline.Process) string { return p.Image }, true},
-	"command_line":        {func(p *timeline.Process) string { return p.CommandLine }, false},
-	"current_directory":   {func(p *timeline.Process) string { return p.CurrentDirectory }, true},
-	"user":                {func(p *timeline.Process) string { return p.User }, false},
-	"user_sid":            {func(p *timeline.Process) string { return p.UserSID }, false},
-	"integrity_level":     {func(p *timeline.Process) string { return p.IntegrityLevel }, false},
-	"token_elevation":     {func(p *timeline.Process) string { return p.TokenElevation }, false},
-	"original_file_name":  {func(p *timeline.Process) string { return p.OriginalFileName }, false},
-	"description":         {func(p *timeline.Process) string { return p.Description }, false},
-	"product":             {func(p *timeline.Process) string { return p.Product }, false},
-	"company":             {func(p *timeline.Process) string { return p.Company }, false},
-	"hashes":              {func(p *timeline.Process) string { return p.Hashes }, false},
-	"parent_command_line": {func(p *timeline.Process) string { return p.ParentCommandLine }, false},
-}
-
-type op int
-
-const (
-	opEquals op = iota
-	opContains
-	opStartsWith
-	opEndsWith
-	opRegexp // wildcard compiles to this too
-)
-
-// fieldTest is one compiled field|modifiers: values.
-type fieldTest struct {
-	name   string
-	spec   fieldSpec
-	op     op
-	all    bool
-	cased  bool
-	values []string
-	res    []*regexp.Regexp
-}
-
-func (t *fieldTest) prepare(v string) string {
-	switch {
-	case t.spec.path:
-		return parser.NormalizePath(v)
-	case !t.cased:
-		return strings.ToLower(v)
-	}
-	return v
-}
-
-func (t *fieldTest) match(p *timeline.Process) bool {
-	v := t.prepare(t.spec.get(p))
-	n := len(t.values)
-	if t.op == opRegexp {
-		n = len(t.res)
-	}
-	for i := range n {
-		var ok bool
-		switch t.op {
-		case opEquals:
-			ok = v == t.values[i]
-		case opContains:
-			ok = strings.Contains(v, t.values[i])
-		case opStartsWith:
-			ok = strings.HasPrefix(v, t.values[i])
-		case opEndsWith:
-			ok = strings.HasSuffix(v, t.values[i])
-		case opRegexp:
-			ok = t.res[i].MatchString(v)
-		}
-		if ok && !t.all {
-			return true
-		}
-		if !ok && t.all {
-			return false
-		}
-	}
-	return t.all
-}
-
-// matcher is a compiled match section.
-type matcher struct {
-	process, parent, ancestor []fieldTest
-	anyOf, not                []*matcher
-}
-
-func (m *matcher) match(p *timeline.Process, c *fieldCache) bool {
-	if !allHold(m.process, p) {
-		return false
-	}
-	if len(m.parent) > 0 && (p.Parent == nil || !allHold(m.parent, p.Parent)) {
-		return false
-	}
-	if len(m.ancestor) > 0 && !m.ancestorHolds(p, c) {
-		return false
-	}
-	if len(m.anyOf) > 0 && !slices.ContainsFunc(m.anyOf, func(s *matcher) bool { return s.match(p, c) }) {
-		return false
-	}
-	return !slices.ContainsFunc(m.not, func(s *matcher) bool { return s.match(p, c) })
-}
-
-// ancestorHolds reports whether some ancestor of p, however far up, passes
-// m.ancestor. Answers are kept per process for the run, so that each process
-// is tested once per matcher: linear overall, however deep the trees.
-func (m *matcher) ancestorHolds(p *timeline.Process, c *fieldCache) bool {
-	if c.ancestors == nil {
-		c.ancestors = map[*matcher]map[*timeline.Process]bool{}
-	}
-	known := c.ancestors[m]
-	if known == nil {
-		known = map[*timeline.Process]bool{}
-		c.ancestors[m] = known
-	}
-	// known[a]: a or one of its ancestors passes. Walk up to a known answer
-	// (or the root) and fill the answers in on the way back down.
-	var path []*timeline.Process
-	holds := false
-	for a := p.Parent; a != nil; a = a.Parent {
-		if v, ok := known[a]; ok {
-			holds = v
-			break
-		}
-		path = append(path, a)
-	}
-	for i := len(path) - 1; i >= 0; i-- {
-		holds = holds || allHold(m.ancestor, path[i])
-		known[path[i]] = holds
-	}
-	return holds
-}
-
-func allHold(tests []fieldTest, p *timeline.Process) bool {
-	for i := range tests {
-		if !tests[i].match(p) {
-			return false
-		}
-	}
-	return true
-}
+//
+// A match section compiles into the conditions tree Sigma rules use: the
+// process's and the parent's tests one search over role-qualified fields,
+// the ancestor's a condAncestor, any_of an or, not a negated or.
 
 type matchErr struct {
 	line int
@@ -185,57 +45,80 @@ func compileMatch(n *yaml.Node) (*matcher, []matchErr) {
 	fail := func(line int, format string, args ...any) {
 		errs = append(errs, matchErr{line, fmt.Sprintf(format, args...)})
 	}
-	var compile func(n *yaml.Node, depth int) *matcher
-	compile = func(n *yaml.Node, depth int) *matcher {
+	// compile gives the section's condition and whether it tests more than
+	// what must not hold.
+	var compile func(n *yaml.Node, depth int) (cond, bool)
+	compile = func(n *yaml.Node, depth int) (cond, bool) {
 		if depth > maxNesting {
 			fail(n.Line, "any_of and not nested deeper than %d levels", maxNesting)
-			return &matcher{}
+			return condAnd{}, true
 		}
 		if n.Kind != yaml.MappingNode {
 			fail(n.Line, "expected a mapping of process, parent, ancestor, any_of, not")
-			return &matcher{}
+			return condAnd{}, true
 		}
-		m := &matcher{}
+		var tests, ancestor []fieldTest // the process's and the parent's; an ancestor's
+		var anyOf, not []cond
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			switch k.Value {
 			case "process":
-				m.process = compileRole(v, fail)
+				tests = append(tests, compileRole(v, roleProcess, fail)...)
 			case "parent":
-				m.parent = compileRole(v, fail)
+				tests = append(tests, compileRole(v, roleParent, fail)...)
 			case "ancestor":
-				m.ancestor = compileRole(v, fail)
+				ancestor = compileRole(v, roleProcess, fail)
 			case "any_of", "not":
-				var subs []*matcher
+				var subs []cond
 				items := []*yaml.Node{v}
 				if v.Kind == yaml.SequenceNode {
 					items = v.Content
 				}
 				for _, item := range items {
-					subs = append(subs, compile(item, depth+1))
+					sub, _ := compile(item, depth+1)
+					subs = append(subs, sub)
 				}
 				if k.Value == "any_of" {
-					m.anyOf = subs
+					anyOf = subs
 				} else {
-					m.not = subs
+					not = subs
 				}
 			default:
 				fail(k.Line, "unknown key %q (want process, parent, ancestor, any_of or not)", k.Value)
 			}
 		}
-		if len(m.process)+len(m.parent)+len(m.ancestor)+len(m.anyOf)+len(m.not) == 0 {
+		// The process's own tests first: they are the cheapest.
+		slices.SortStableFunc(tests, func(a, b fieldTest) int { return int(a.field.role()) - int(b.field.role()) })
+		var all []cond
+		if len(tests) > 0 {
+			all = append(all, condSearch{&search{maps: [][]fieldTest{tests}}})
+		}
+		if len(ancestor) > 0 {
+			all = append(all, &condAncestor{condSearch{&search{maps: [][]fieldTest{ancestor}}}})
+		}
+		if len(anyOf) > 0 {
+			all = append(all, or(anyOf))
+		}
+		positive := len(all) > 0
+		if len(not) > 0 {
+			all = append(all, condNot{or(not)})
+		}
+		if len(all) == 0 {
 			fail(n.Line, "nothing to match")
 		}
-		return m
+		return and(all), positive
 	}
-	m := compile(n, 0)
-	if len(m.process)+len(m.parent)+len(m.ancestor)+len(m.anyOf) == 0 && len(errs) == 0 {
+	c, positive := compile(n, 0)
+	if !positive && len(errs) == 0 {
 		fail(n.Line, "a match of only 'not' matches nearly everything")
 	}
-	return m, errs
+	return newMatcher(c), errs
 }
 
-func compileRole(n *yaml.Node, fail func(int, string, ...any)) []fieldTest {
+// compileRole compiles the field tests of a role. The pack reads a field
+// the event's source does not record as empty, and compares paths in
+// parser.NormalizePath's form, without regard to cased.
+func compileRole(n *yaml.Node, r role, fail func(int, string, ...any)) []fieldTest {
 	if n.Kind != yaml.MappingNode {
 		fail(n.Line, "expected field tests such as image|endswith: \\cmd.exe")
 		return nil
@@ -244,29 +127,31 @@ func compileRole(n *yaml.Node, fail func(int, string, ...any)) []fieldTest {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		parts := strings.Split(k.Value, "|")
-		spec, ok := fieldSpecs[parts[0]]
+		f, ok := fieldNamed(parts[0], packName)
 		if !ok {
-			fail(k.Line, "unknown field %q (known: %s)", parts[0], strings.Join(sortedFieldNames(), ", "))
+			fail(k.Line, "unknown field %q (known: %s)", parts[0], strings.Join(packFieldNames(), ", "))
 			continue
 		}
-		t := fieldTest{name: k.Value, spec: spec}
-		wildcard := false
+		t := fieldTest{field: r.field(f), asRecorded: true}
+		// The last of contains, startswith, endswith, re and wildcard is
+		// the one that counts.
+		var lead, trail, re, wildcard, cased bool
 		for _, mod := range parts[1:] {
 			switch mod {
 			case "contains":
-				t.op = opContains
+				lead, trail, re = true, true, false
 			case "startswith":
-				t.op = opStartsWith
+				lead, trail, re = false, true, false
 			case "endswith":
-				t.op = opEndsWith
+				lead, trail, re = true, false, false
 			case "re":
-				t.op = opRegexp
+				lead, trail, re = false, false, true
 			case "wildcard":
-				t.op, wildcard = opRegexp, true
+				lead, trail, re, wildcard = false, false, true, true
 			case "all":
 				t.all = true
 			case "cased":
-				t.cased = true
+				cased = true
 			default:
 				fail(k.Line, "unknown modifier %q (known: contains, startswith, endswith, wildcard, re, all, cased)", mod)
 			}
@@ -289,52 +174,44 @@ func compileRole(n *yaml.Node, fail func(int, string, ...any)) []fieldTest {
 		if len(raw) == 0 {
 			fail(k.Line, "%s: no value", k.Value)
 		}
+		form, fold := formLower, !cased
+		prepare := func(s string) string { return s }
+		switch {
+		case t.field.is(windowsPath):
+			form, prepare = formPath, parser.NormalizePath
+		case cased:
+			form = formRaw
+		}
 		for _, s := range raw {
-			if t.op != opRegexp {
-				t.values = append(t.values, t.prepare(s))
-				continue
+			switch {
+			case re && wildcard:
+				t.values = append(t.values, compilePattern(prepare(s), globWildcards, false, false, form, fold))
+			case re:
+				if fold {
+					s = "(?i)" + s
+				}
+				rx, err := regexp.Compile(s)
+				if err != nil {
+					fail(v.Line, "%s: %v", k.Value, err)
+					continue
+				}
+				t.values = append(t.values, value{op: opMatch, form: form, re: rx})
+			default:
+				t.values = append(t.values, compilePattern(prepare(s), noWildcards, lead, trail, form, fold))
 			}
-			pattern := s
-			if wildcard {
-				pattern = globToRegexp(t.prepare(s))
-			}
-			if !t.cased {
-				pattern = "(?i)" + pattern
-			}
-			re, err := regexp.Compile(pattern)
-			if err != nil {
-				fail(v.Line, "%s: %v", k.Value, err)
-				continue
-			}
-			t.res = append(t.res, re)
 		}
 		tests = append(tests, t)
 	}
 	return tests
 }
 
-// globToRegexp turns * and ? into a regular expression matching the whole value.
-func globToRegexp(glob string) string {
-	var sb strings.Builder
-	sb.WriteString("^")
-	for _, r := range glob {
-		switch r {
-		case '*':
-			sb.WriteString(".*")
-		case '?':
-			sb.WriteString(".")
-		default:
-			sb.WriteString(regexp.QuoteMeta(string(r)))
+// packFieldNames lists the fields the match language names, in order.
+func packFieldNames() []string {
+	var names []string
+	for i := range fields {
+		if fields[i].pack != "" {
+			names = append(names, fields[i].pack)
 		}
-	}
-	sb.WriteString("$")
-	return sb.String()
-}
-
-func sortedFieldNames() []string {
-	names := make([]string, 0, len(fieldSpecs))
-	for n := range fieldSpecs {
-		names = append(names, n)
 	}
 	slices.Sort(names)
 	return names

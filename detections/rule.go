@@ -1,7 +1,9 @@
 // Package detections runs lateral-movement rules over the timeline and turns
 // their hits into findings a responder can act on. Rules are data: one YAML
 // file each, the pack embedded in the binary (rules/), more from a team's
-// own folder.
+// own folder (LoadDir), and SigmaHQ's process_creation rules (LoadSigma).
+// Both formats compile into one condition tree over one table of process
+// fields, which one Engine evaluates.
 package detections
 
 import (
@@ -14,8 +16,6 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/evtxhunt/evtxhunt/timeline"
 )
 
 // Severity grades a finding.
@@ -94,13 +94,8 @@ type Rule struct {
 	NextHop        *NextHop   `yaml:"next_hop" json:"next_hop,omitempty"`
 	Tests          []RuleTest `yaml:"tests" json:"-"`
 
-	File    string      `yaml:"-" json:"file"`
-	matcher procMatcher // compiled from the match section, or from Sigma
-}
-
-// procMatcher decides whether a rule matches a process.
-type procMatcher interface {
-	match(p *timeline.Process, c *fieldCache) bool
+	File    string   `yaml:"-" json:"file"`
+	matcher *matcher // compiled from the match section, or from Sigma
 }
 
 // TechniqueIDs lists the rule's ATT&CK technique ids.

@@ -12,16 +12,9 @@ func BenchmarkSigmaIncident(b *testing.B) {
 	if testing.Short() {
 		b.Skip()
 	}
-	load := LoadSigma(sharedSigma + "/rules/process_creation")
-	if len(load.Rules) == 0 {
-		b.Skip("SKIP: no shared Sigma rules")
-	}
+	sets := benchRuleSets(b)
 	tl := scanTimeline(b, "../testdata/evidence")
-	builtin, _ := Builtin()
-	for _, set := range []struct {
-		name  string
-		rules []*Rule
-	}{{"pack", builtin}, {"pack+sigma", append(append([]*Rule{}, builtin...), load.Rules...)}} {
+	for _, set := range sets {
 		b.Run(set.name, func(b *testing.B) {
 			e := NewEngine(set.rules)
 			for b.Loop() {
@@ -38,15 +31,7 @@ func BenchmarkSigmaIncident(b *testing.B) {
 //
 //	go test -run '^$' -bench SigmaThroughput -benchtime 10x ./detections
 func BenchmarkSigmaThroughput(b *testing.B) {
-	load := LoadSigma(sharedSigma + "/rules/process_creation")
-	if len(load.Rules) == 0 {
-		b.Skip("SKIP: no shared Sigma rules")
-	}
-	builtin, _ := Builtin()
-	for _, set := range []struct {
-		name  string
-		rules []*Rule
-	}{{"pack", builtin}, {"pack+sigma", append(append([]*Rule{}, builtin...), load.Rules...)}} {
+	for _, set := range benchRuleSets(b) {
 		b.Run(set.name, func(b *testing.B) {
 			e := NewEngine(set.rules)
 			var processes int
@@ -58,4 +43,23 @@ func BenchmarkSigmaThroughput(b *testing.B) {
 			b.ReportMetric(float64(processes*b.N)/b.Elapsed().Seconds(), "processes/s")
 		})
 	}
+}
+
+type benchRuleSet struct {
+	name  string
+	rules []*Rule
+}
+
+// benchRuleSets is the pack alone, then the pack and all of SigmaHQ's
+// process_creation rules.
+func benchRuleSets(b *testing.B) []benchRuleSet {
+	load := LoadSigma(sharedSigma + "/rules/process_creation")
+	if len(load.Rules) == 0 {
+		b.Skip("SKIP: no shared Sigma rules")
+	}
+	builtin, err := Builtin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []benchRuleSet{{"pack", builtin}, {"pack+sigma", append(append([]*Rule{}, builtin...), load.Rules...)}}
 }

@@ -2,7 +2,6 @@ package detections
 
 import (
 	"encoding/base64"
-	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -206,23 +205,7 @@ func TestEngineIndexIsExact(t *testing.T) {
 	e := NewEngine(rules)
 	for _, path := range []string{"../testdata/evidence", sharedSigma + "/regression", "../../shared/evtx"} {
 		tl := scanTimeline(t, path)
-		got := map[string]bool{}
-		for _, f := range e.Run(tl) {
-			for _, h := range f.Hits {
-				got[fmt.Sprintf("%s %p", f.Rule.ID, h.Process)] = true
-			}
-		}
-		want := map[string]bool{}
-		c := newFieldCache()
-		for _, h := range tl.Hosts {
-			for _, p := range h.Processes {
-				for _, r := range rules {
-					if r.matcher.match(p, c) {
-						want[fmt.Sprintf("%s %p", r.ID, p)] = true
-					}
-				}
-			}
-		}
+		got, want := engineHits(e, tl), everyRuleOnEveryProcess(rules, tl)
 		if len(want) == 0 || !maps.Equal(got, want) {
 			t.Errorf("%s: engine %d hits, every rule on every process %d", path, len(got), len(want))
 		}
