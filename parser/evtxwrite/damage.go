@@ -1,6 +1,7 @@
 package evtxwrite
 
 import (
+	"bytes"
 	"fmt"
 	"hash/crc32"
 
@@ -17,6 +18,19 @@ func chunkAt(b []byte, chunk int) ([]byte, error) {
 		return nil, fmt.Errorf("evtxwrite: no chunk %d in %d bytes", chunk, len(b))
 	}
 	return b[off:min(off+parser.ChunkSize, len(b))], nil
+}
+
+// ChunkRecords is the number of records a chunk's header says it holds.
+func ChunkRecords(b []byte, chunk int) (uint64, error) {
+	c, err := chunkAt(b, chunk)
+	if err != nil {
+		return 0, err
+	}
+	first, last := le.Uint64(c[8:]), le.Uint64(c[16:])
+	if !bytes.HasPrefix(c, parser.ChunkMagic) || last < first {
+		return 0, fmt.Errorf("evtxwrite: chunk %d has no records", chunk)
+	}
+	return last - first + 1, nil
 }
 
 // MarkDirty flags the file dirty, as a log copied while open, and leaves the

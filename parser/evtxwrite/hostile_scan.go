@@ -48,7 +48,7 @@ func ProcessCreations(host string, t time.Time, n int, version uint8) []*Event {
 // cleared" records (1102, Eventlog provider), followed by n process
 // creations: nothing in the first chunk says that process creations follow.
 func ClearedFirstLog(host string, t time.Time, n int) ([]byte, error) {
-	var buf buffer
+	var buf Buffer
 	w := NewWriter(&buf)
 	admin := Account{"CORP", "admin", "S-1-5-21-1-2-3-500"}
 	for i := 0; w.chunks == 0; i++ {
@@ -160,7 +160,7 @@ func WipedChunkLog(host string, t time.Time, n, chunk int) ([]byte, error) {
 
 // writeLog writes events to an in-memory file.
 func writeLog(evs []*Event) ([]byte, error) {
-	var buf buffer
+	var buf Buffer
 	w := NewWriter(&buf)
 	for _, ev := range evs {
 		if _, err := w.Write(ev); err != nil {
@@ -173,10 +173,13 @@ func writeLog(evs []*Event) ([]byte, error) {
 	return buf.b, nil
 }
 
-// buffer is an in-memory io.WriterAt.
-type buffer struct{ b []byte }
+// Buffer is an in-memory io.WriterAt: a file written whole in memory.
+type Buffer struct{ b []byte }
 
-func (w *buffer) WriteAt(p []byte, off int64) (int, error) {
+// Bytes returns what was written.
+func (w *Buffer) Bytes() []byte { return w.b }
+
+func (w *Buffer) WriteAt(p []byte, off int64) (int, error) {
 	if need := int(off) + len(p); need > len(w.b) {
 		w.b = append(w.b, make([]byte, need-len(w.b))...)
 	}
