@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -182,5 +183,27 @@ func checkCaseFolder(t *testing.T, out string, s summaryFile) {
 	}
 	if !slices.Equal(names, want) {
 		t.Errorf("case folder holds %q, want %q", names, want)
+	}
+}
+
+// TestBenchSurvivesBaselineCrash: golang-evtx alone dies on a crafted file
+// (in its child process); bench says so and still reports its own runs.
+func TestBenchSurvivesBaselineCrash(t *testing.T) {
+	crafted := filepath.Join(hostileEvidence, "self-referencing-template.evtx")
+	wks := filepath.Join(generatedEvidence, "WKS01/C/Windows/System32/winevt/Logs/Security.evtx")
+	code, stdout, stderr := runCmd("bench", "--baseline-time", "30s", crafted, wks)
+	want := "evtxhunt bench: baseline failed on " + crafted + `: golang-evtx's process died (exit status 2): "fatal error: stack overflow"` + "\n"
+	if code != exitClean || stderr != want {
+		t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, stderr, want)
+	}
+	// WKS01's Security log holds 516 process creations and 499 exits
+	// (EXPECTED.json); the crafted file's one record fails.
+	for _, run := range []string{"evtxhunt native, 1 worker", "evtxhunt native, 2 workers"} {
+		if !regexp.MustCompile(run + `  +[0-9.]+  +[0-9.]+  +[0-9]+  +1015  `).MatchString(stdout) {
+			t.Errorf("stdout lacks the run %q with 1015 process events:\n%s", run, stdout)
+		}
+	}
+	if !strings.Contains(stdout, "golang-evtx FastEvents alone failed on 1 of 2 files: no speed-up computed\n") {
+		t.Errorf("stdout:\n%s", stdout)
 	}
 }
