@@ -33,6 +33,24 @@ func ChunkRecords(b []byte, chunk int) (uint64, error) {
 	return last - first + 1, nil
 }
 
+// FixChunkCRC sets a chunk's checksums to what its bytes say: the records'
+// (when the header's free space offset lies inside the chunk) and the
+// header's. A chunk changed on purpose then fails no checksum.
+func FixChunkCRC(b []byte, chunk int) error {
+	c, err := chunkAt(b, chunk)
+	if err != nil {
+		return err
+	}
+	if len(c) < parser.ChunkSize {
+		return fmt.Errorf("evtxwrite: chunk %d is cut short", chunk)
+	}
+	if free := le.Uint32(c[48:]); free >= parser.ChunkTablesEnd && free <= parser.ChunkSize {
+		le.PutUint32(c[52:], crc32.ChecksumIEEE(c[parser.ChunkTablesEnd:free]))
+	}
+	le.PutUint32(c[124:], parser.ChunkHeaderChecksum(c))
+	return nil
+}
+
 // MarkDirty flags the file dirty, as a log copied while open, and leaves the
 // header's chunk count at staleChunks, with a correct header checksum.
 func MarkDirty(b []byte, staleChunks uint16) {

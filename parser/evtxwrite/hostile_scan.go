@@ -3,7 +3,6 @@ package evtxwrite
 import (
 	"bytes"
 	"fmt"
-	"hash/crc32"
 	"time"
 
 	"github.com/evtxhunt/evtxhunt/parser"
@@ -82,7 +81,7 @@ func PlantedTemplateLog(host string, t time.Time, n int) ([]byte, error) {
 	eventID := []byte{tokOptionalSubst, 0, 0, typeUInt16}
 	version := []byte{tokOptionalSubst, 1, 0, typeUInt8}
 	defined := 0
-	for off := parser.FileHeaderSize; off+parser.ChunkSize <= len(b); off += parser.ChunkSize {
+	for chunk, off := 0, parser.FileHeaderSize; off+parser.ChunkSize <= len(b); chunk, off = chunk+1, off+parser.ChunkSize {
 		c := b[off : off+parser.ChunkSize]
 		free := int(le.Uint32(c[48:]))
 		for rec := parser.ChunkTablesEnd; rec < free; rec += int(le.Uint32(c[rec+4:])) {
@@ -104,8 +103,9 @@ func PlantedTemplateLog(host string, t time.Time, n int) ([]byte, error) {
 			copy(body[j:], eventID)
 			defined++
 		}
-		le.PutUint32(c[52:], crc32.ChecksumIEEE(c[parser.ChunkTablesEnd:free]))
-		le.PutUint32(c[124:], parser.ChunkHeaderChecksum(c))
+		if err := FixChunkCRC(b, chunk); err != nil {
+			return nil, err
+		}
 	}
 	if defined == 0 {
 		return nil, fmt.Errorf("evtxwrite: no template definition found")
@@ -138,10 +138,7 @@ func PlantedNameLog(host string, t time.Time, n int) ([]byte, error) {
 		return nil, fmt.Errorf("evtxwrite: no inline name Data in the first chunk")
 	}
 	c[i+8] = 'b'
-	free := le.Uint32(c[48:])
-	le.PutUint32(c[52:], crc32.ChecksumIEEE(c[parser.ChunkTablesEnd:free]))
-	le.PutUint32(c[124:], parser.ChunkHeaderChecksum(c))
-	return b, nil
+	return b, FixChunkCRC(b, 0)
 }
 
 // WipedChunkLog is a Security log of n process creations over several
