@@ -110,6 +110,9 @@ func TestScanHostileEvidence(t *testing.T) {
 		if off := want.HostileChunks[0].Offset; e.Offset < off || e.Offset >= off+65536 || !slices.Contains(kinds, e.Kind) || filepath.Base(e.File) != want.File {
 			t.Errorf("%s: error %+v, want one of %q in the chunk at 0x%x", want.File, e, kinds, off)
 		}
+		if last := want.HostileChunks[hostile-1].Offset; hostile > 1 && (e.LastOffset < last || e.LastOffset >= last+65536) {
+			t.Errorf("%s: the last error like it at 0x%x, want in the chunk at 0x%x", want.File, e.LastOffset, last)
+		}
 		if line := fmt.Sprintf("%s: offset 0x%x (chunk ", want.File, e.Offset); !strings.Contains(stderr, line) {
 			t.Errorf("%q not on stderr:\n%s", line, stderr)
 		}

@@ -64,11 +64,12 @@ type parsedFile struct {
 	ErrorCount    int               `json:"error_count"`
 	Records       struct{ Seen uint64 }
 	Errors        []struct {
-		File    string `json:"file"`
-		Offset  int64  `json:"offset"`
-		Kind    string `json:"kind"`
-		Reason  string `json:"reason"`
-		Repeats int    `json:"repeats"`
+		File       string `json:"file"`
+		Offset     int64  `json:"offset"`
+		Kind       string `json:"kind"`
+		Reason     string `json:"reason"`
+		Repeats    int    `json:"repeats"`
+		LastOffset int64  `json:"last_offset"`
 	} `json:"errors"`
 	ErrorsOmitted int `json:"errors_omitted"`
 }
