@@ -37,6 +37,10 @@ const DecodeChildCommand = "__decode-chunks"
 // cannot take a subcommand, serve instead of running their tests.
 const decodeChildEnv = "EVTXHUNT_DECODE_CHILD"
 
+// childJobEnv is set in a child's environment to what it is started for:
+// empty to decode chunks, jobFastEvents for the benchmark baseline.
+const childJobEnv = "EVTXHUNT_CHILD_JOB"
+
 // IsDecodeChild reports whether this process was started by a Scanner as
 // its decoding child. A test binary whose tests scan evidence checks it
 // first in TestMain and then calls ServeDecodeChild instead of m.Run.
@@ -50,13 +54,24 @@ func ServeDecodeChild() int {
 	if err != nil || limit <= 0 {
 		limit = DefaultMemoryLimit
 	}
-	if err := limitChild(limit); err != nil {
+	job := os.Getenv(childJobEnv)
+	serve := serveChunks
+	switch job {
+	case "":
+	case jobFastEvents:
+		serve = serveFastEvents
+	default:
+		fmt.Fprintf(os.Stderr, "evtxhunt decoding child: no job %q\n", job)
+		return 1
+	}
+	// Chunks are decoded one at a time; FastEvents is measured as it runs.
+	if err := limitChild(limit, job == ""); err != nil {
 		fmt.Fprintln(os.Stderr, "evtxhunt decoding child: cannot limit its memory:", err)
 		return 1
 	}
 	out := os.Stdout
 	os.Stdout = os.Stderr // a stray print of the library must not reach the replies
-	if err := serveChunks(os.Stdin, out); err != nil {
+	if err := serve(os.Stdin, out); err != nil {
 		fmt.Fprintln(os.Stderr, "evtxhunt decoding child:", err)
 		return 1
 	}
@@ -68,12 +83,14 @@ func ServeDecodeChild() int {
 // must end the process in milliseconds, not after a gigabyte.
 const childStack = 16 << 20
 
-// limitChild sets the child's limits: one decoding thread, a bounded stack,
-// a garbage collector that works harder near the limit, and where the OS
-// allows it (and the race detector does not need the address space) a hard
-// limit on the address space it may add (setAddressLimit).
-func limitChild(limit int64) error {
-	runtime.GOMAXPROCS(1)
+// limitChild sets the child's limits: one thread when asked, a bounded
+// stack, a garbage collector that works harder near the limit, and where
+// the OS allows it (and the race detector does not need the address space)
+// a hard limit on the address space it may add (setAddressLimit).
+func limitChild(limit int64, oneThread bool) error {
+	if oneThread {
+		runtime.GOMAXPROCS(1)
+	}
 	debug.SetMaxStack(childStack)
 	debug.SetMemoryLimit(limit / 4 * 3)
 	if raceBuild {
@@ -180,16 +197,23 @@ func serveChunks(in io.Reader, out io.Writer) error {
 		r.reset()
 		r.Records.Seen = uint64(len(c.Records))
 		decodeGuarded(&c, &r, func() { dec.Decode(&c, &r) })
-		reply.Reset()
-		reply.Write([]byte{0, 0, 0, 0})
 		rep := childReply{Events: r.Events, Census: r.Census.Rows(), Records: r.Records, ChunkDecoded: r.Chunks.Decoded == 1, Errors: r.Errors}
-		if err := enc.Encode(&rep); err != nil {
-			return fmt.Errorf("encoding the reply: %w", err)
-		}
-		b := reply.Bytes()
-		binary.LittleEndian.PutUint32(b, uint32(len(b)-4))
-		if _, err := out.Write(b); err != nil {
+		if err := writeReply(out, &reply, enc, &rep); err != nil {
 			return err
 		}
 	}
+}
+
+// writeReply writes v as a reply frame to out, encoded by enc, which
+// writes to buf.
+func writeReply(out io.Writer, buf *bytes.Buffer, enc *gob.Encoder, v any) error {
+	buf.Reset()
+	buf.Write([]byte{0, 0, 0, 0})
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encoding the reply: %w", err)
+	}
+	b := buf.Bytes()
+	binary.LittleEndian.PutUint32(b, uint32(len(b)-4))
+	_, err := out.Write(b)
+	return err
 }

@@ -22,6 +22,7 @@ type hostileFacts struct {
 		Index  int   `json:"index"`
 		Offset int64 `json:"offset"`
 	} `json:"hostile_chunks"`
+	Records       uint64 `json:"records"`
 	ProcessEvents uint64 `json:"process_events"`
 }
 
@@ -43,7 +44,8 @@ func readHostile(t *testing.T) map[string]hostileFacts {
 }
 
 // hostileErrors says how each crafted file's hostile chunks must be
-// reported: the kind of error and what its reason must say.
+// reported: the kind of error and what its reason must say. Files crafted
+// to hide or plant records, not to break the reader, have no error.
 var hostileErrors = map[string]struct {
 	kind ErrorKind
 	why  []string // any of these
@@ -55,12 +57,21 @@ var hostileErrors = map[string]struct {
 	"negative-template-size.evtx": {ErrChild, []string{`"fatal error: out of memory`, `"fatal error: runtime: cannot allocate memory"`, "exceeded"}},
 	// golang-evtx fails the record with a message per descriptor.
 	"many-value-descriptors.evtx": {ErrRecord, []string{"and more messages, not kept"}},
+	// Zeros where Windows never leaves any: before a chunk in use.
+	"wiped-chunk.evtx": {ErrWipedChunk, []string{"chunk slot 0 is all zeros, inside the header's count of 2 chunks and before chunk 1, which holds records: wiped"}},
+
+	"cleared-first.evtx":         {},
+	"planted-template.evtx":      {},
+	"planted-name.evtx":          {},
+	"planted-conflict.evtx":      {},
+	"pid-reuse-after-child.evtx": {},
 }
 
 // TestScanHostileFiles scans each crafted file with each decoder: the scan
-// ends, the hostile chunks are failed and reported once with their offset
-// (the same error in another chunk counted on the first), and every process
-// creation of the other chunks is found.
+// ends, the hostile chunks are failed (or found wiped) and reported once
+// with their offset (the same error in another chunk counted on the first),
+// every record of the other chunks is decoded, and every process creation
+// among them is found. A file with no hostile chunk is read without error.
 func TestScanHostileFiles(t *testing.T) {
 	facts := readHostile(t)
 	if len(facts) != len(hostileErrors) {
@@ -69,7 +80,10 @@ func TestScanHostileFiles(t *testing.T) {
 	for _, decoder := range []string{DecoderNative, DecoderGolangEvtx} {
 		for name, want := range hostileErrors {
 			t.Run(decoder+"/"+name, func(t *testing.T) {
-				f := facts[name]
+				f, ok := facts[name]
+				if !ok {
+					t.Fatalf("not in the manifest")
+				}
 				path := filepath.Join(hostileDir, name)
 				var events uint64
 				stats, err := NewScanner(Options{Decoder: decoder, Workers: 2}).Scan(context.Background(), []string{path}, func(ev *ProcessEvent) error {
@@ -78,7 +92,9 @@ func TestScanHostileFiles(t *testing.T) {
 							t.Errorf("an event from hostile chunk %d: %+v", h.Index, ev)
 						}
 					}
-					events++
+					if ev.Source == SourceSecurity4688 {
+						events++
+					}
 					return nil
 				})
 				if err != nil {
@@ -86,14 +102,24 @@ func TestScanHostileFiles(t *testing.T) {
 				}
 				s := stats[0]
 				if events != f.ProcessEvents || s.ProcessEvents[SourceSecurity4688] != f.ProcessEvents {
-					t.Errorf("%d process events emitted, %d counted; the other chunks hold %d", events, s.ProcessEvents[SourceSecurity4688], f.ProcessEvents)
+					t.Errorf("%d process creations emitted, %d counted; the other chunks hold %d", events, s.ProcessEvents[SourceSecurity4688], f.ProcessEvents)
+				}
+				if s.Records.Decoded != f.Records || s.Records.Failed != s.Records.Seen-f.Records {
+					t.Errorf("records %+v, want the %d outside the hostile chunks decoded and the rest failed", s.Records, f.Records)
 				}
 				hostile := len(f.HostileChunks)
-				if s.Chunks.Failed != hostile || s.Chunks.Decoded != s.Chunks.Slots-hostile {
-					t.Errorf("chunks %+v, want %d failed", s.Chunks, hostile)
+				if want.kind == "" {
+					if hostile != 0 || !s.Clean() || s.Chunks.Decoded != s.Chunks.Slots {
+						t.Errorf("chunks %+v, errors %v: want all read, no error", s.Chunks, s.Errors)
+					}
+					return
 				}
-				if s.Records.Decoded != f.ProcessEvents || s.Records.Failed != s.Records.Seen-f.ProcessEvents {
-					t.Errorf("records %+v", s.Records)
+				failed, wiped := hostile, 0
+				if want.kind == ErrWipedChunk {
+					failed, wiped = 0, hostile
+				}
+				if s.Chunks.Failed != failed || s.Chunks.Wiped != wiped || s.Chunks.Decoded != s.Chunks.Slots-hostile {
+					t.Errorf("chunks %+v, want %d failed and %d wiped", s.Chunks, failed, wiped)
 				}
 				if len(s.Errors) != 1 || s.ErrorCount != hostile {
 					t.Fatalf("%d errors listed, %d counted, want 1 and %d: %v", len(s.Errors), s.ErrorCount, hostile, s.Errors)
@@ -150,7 +176,9 @@ func TestNativeRefusesHostileChunks(t *testing.T) {
 		"negative-template-size.evtx":    "native decoder: template at 0x226: size -42 runs past the chunk",
 		"many-value-descriptors.evtx":    "native decoder: substitution 26 (1 bytes) runs past its end",
 	}
-	for name, f := range readHostile(t) {
+	facts := readHostile(t)
+	for name := range want {
+		f := facts[name]
 		b, err := os.ReadFile(filepath.Join(hostileDir, name))
 		if err != nil {
 			t.Fatal(err)

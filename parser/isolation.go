@@ -158,16 +158,22 @@ func (d *childDecoder) roundTrip(c *Chunk) (*childReply, error) {
 	if err == nil {
 		return rep, nil
 	}
+	d.proc = nil
+	return nil, p.failed(err, overran.Load(), fmt.Sprintf("%v on this chunk", d.iso.ChunkTimeout))
+}
+
+// failed ends a child whose reply did not come or came wrong, and says why:
+// it answered garbage, overran its time limit (limit says which), or died.
+func (p *childProcess) failed(err error, overran bool, limit string) error {
+	state := p.kill()
 	var garbage *garbageError
-	if errors.As(err, &garbage) {
-		d.stop()
-		return nil, fmt.Errorf("golang-evtx's process answered garbage: %v", garbage.err)
+	switch {
+	case errors.As(err, &garbage):
+		return fmt.Errorf("golang-evtx's process answered garbage: %v", garbage.err)
+	case overran:
+		return fmt.Errorf("golang-evtx's process exceeded %s and was killed", limit)
 	}
-	state := d.stop()
-	if overran.Load() {
-		return nil, fmt.Errorf("golang-evtx's process exceeded %v on this chunk and was killed", d.iso.ChunkTimeout)
-	}
-	return nil, fmt.Errorf("golang-evtx's process died (%s)%s", state, p.stderr.why())
+	return fmt.Errorf("golang-evtx's process died (%s)%s", state, p.stderr.why())
 }
 
 // garbageError is a reply that breaks the protocol.
@@ -181,26 +187,31 @@ func (d *childDecoder) exchange(p *childProcess, c *Chunk) (*childReply, error) 
 	if _, err := p.stdin.Write(d.req); err != nil {
 		return nil, err
 	}
+	rep := &childReply{}
+	return rep, p.readReply(rep)
+}
+
+// readReply reads one reply frame into v.
+func (p *childProcess) readReply(v any) error {
 	var head [4]byte
 	if _, err := io.ReadFull(p.stdout, head[:]); err != nil {
-		return nil, err
+		return err
 	}
 	n := binary.LittleEndian.Uint32(head[:])
 	if n > maxReply {
-		return nil, &garbageError{fmt.Errorf("a reply of %d bytes, over the limit of %d", n, maxReply)}
+		return &garbageError{fmt.Errorf("a reply of %d bytes, over the limit of %d", n, maxReply)}
 	}
 	p.frame.Reset()
 	if _, err := io.CopyN(&p.frame, p.stdout, int64(n)); err != nil {
-		return nil, err
+		return err
 	}
-	rep := &childReply{}
-	if err := p.replies.Decode(rep); err != nil {
-		return nil, &garbageError{fmt.Errorf("a reply of %d bytes that does not decode: %v", n, err)}
+	if err := p.replies.Decode(v); err != nil {
+		return &garbageError{fmt.Errorf("a reply of %d bytes that does not decode: %v", n, err)}
 	}
 	if p.frame.Len() > 0 {
-		return nil, &garbageError{fmt.Errorf("a reply of %d bytes with %d bytes after its message", n, p.frame.Len())}
+		return &garbageError{fmt.Errorf("a reply of %d bytes with %d bytes after its message", n, p.frame.Len())}
 	}
-	return rep, nil
+	return nil
 }
 
 // start starts a child.
@@ -208,28 +219,35 @@ func (d *childDecoder) start() error {
 	if d.startErr != nil {
 		return d.startErr
 	}
+	p, err := startChild(d.ctx, d.iso, "")
+	d.proc = p
+	return err
+}
+
+// startChild starts a child that does job (see childJobEnv).
+func startChild(ctx context.Context, iso Isolation, job string) (*childProcess, error) {
 	if IsDecodeChild() {
-		return errors.New("a decoding child does not start another")
+		return nil, errors.New("a decoding child does not start another")
 	}
-	cmd := exec.CommandContext(d.ctx, d.iso.Command[0], d.iso.Command[1:]...)
-	cmd.Env = append(os.Environ(), decodeChildEnv+"="+strconv.FormatInt(d.iso.MemoryLimit, 10))
+	cmd := exec.CommandContext(ctx, iso.Command[0], iso.Command[1:]...)
+	cmd.Env = append(os.Environ(), decodeChildEnv+"="+strconv.FormatInt(iso.MemoryLimit, 10), childJobEnv+"="+job)
 	stderr := &stderrHead{}
 	cmd.Stderr = stderr
 	cmd.WaitDelay = time.Second // a grandchild holding stderr open must not hold up Wait
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("cannot start golang-evtx's process: %w", err)
+		return nil, fmt.Errorf("cannot start golang-evtx's process: %w", err)
 	}
-	d.proc = &childProcess{cmd: cmd, stdin: stdin, stdout: stdout, stderr: stderr}
-	d.proc.replies = gob.NewDecoder(&d.proc.frame)
-	return nil
+	p := &childProcess{cmd: cmd, stdin: stdin, stdout: stdout, stderr: stderr}
+	p.replies = gob.NewDecoder(&p.frame)
+	return p, nil
 }
 
 // stop kills the child, waits for it and says how it ended.
@@ -239,6 +257,11 @@ func (d *childDecoder) stop() string {
 		return ""
 	}
 	d.proc = nil
+	return p.kill()
+}
+
+// kill kills the child, waits for it and says how it ended.
+func (p *childProcess) kill() string {
 	p.cmd.Process.Kill()
 	p.cmd.Wait()
 	return p.cmd.ProcessState.String()

@@ -149,10 +149,19 @@ func (e *DecodeError) Error() string {
 		s += fmt.Sprintf(" record %d", e.RecordID)
 	}
 	s += ": " + string(e.Kind) + ": " + e.Reason
-	if e.Repeats > 0 {
-		s += fmt.Sprintf(" (and %d more like it, the last at 0x%x)", e.Repeats, e.LastOffset)
+	if r := e.Repeated(); r != "" {
+		s += " (" + r + ")"
 	}
 	return s
+}
+
+// Repeated says how many errors like this one were counted on it, and
+// where the last one is; "" when there were none.
+func (e *DecodeError) Repeated() string {
+	if e.Repeats == 0 {
+		return ""
+	}
+	return fmt.Sprintf("and %d more like it, the last at 0x%x", e.Repeats, e.LastOffset)
 }
 
 // ChunkCounts describes what the chunk slots of a file held.

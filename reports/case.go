@@ -262,11 +262,18 @@ func newProcessJSON(p *timeline.Process, since time.Duration) processJSON {
 }
 
 type hitJSON struct {
-	Time    string        `json:"time"`
-	NextHop string        `json:"next_hop,omitempty"`
-	Process processJSON   `json:"process"`
-	Parent  *processJSON  `json:"parent,omitempty"`
-	Chain   []processJSON `json:"chain"` // from the root down to the process
+	Time    string          `json:"time"`
+	NextHop string          `json:"next_hop,omitempty"`
+	Process processJSON     `json:"process"`
+	Parent  *processJSON    `json:"parent,omitempty"`
+	Chain   []chainStepJSON `json:"chain"` // from the root down to the process
+}
+
+// chainStepJSON is a step of a chain: a process, or first, when the chain
+// is cut, {"ancestors_not_shown": N}.
+type chainStepJSON struct {
+	*processJSON
+	AncestorsNotShown int `json:"ancestors_not_shown,omitempty"`
 }
 
 type findingJSON struct {
@@ -282,7 +289,7 @@ type findingJSON struct {
 	NextHops    []string            `json:"next_hops,omitempty"`
 	Process     processJSON         `json:"process"`
 	Parent      *processJSON        `json:"parent,omitempty"`
-	Chain       []processJSON       `json:"chain"`
+	Chain       []chainStepJSON     `json:"chain"`
 	Hits        []hitJSON           `json:"hits"` // the first detectionExamples
 	HitsOmitted int                 `json:"hits_omitted,omitempty"`
 	Evidence    []timeline.Evidence `json:"evidence"` // of the hits listed, and their parents
@@ -324,11 +331,38 @@ func newHitJSON(h detections.Hit) hitJSON {
 		pj := newProcessJSON(p, 0)
 		hj.Parent = &pj
 	}
-	for _, s := range h.Process.Chain() {
-		hj.Chain = append(hj.Chain, newProcessJSON(s.Process, s.SinceParent))
+	notShown, steps := chainSteps(h.Process, 0)
+	if notShown > 0 {
+		hj.Chain = append(hj.Chain, chainStepJSON{AncestorsNotShown: notShown})
+	}
+	for _, s := range steps {
+		pj := newProcessJSON(s.Process, s.SinceParent)
+		hj.Chain = append(hj.Chain, chainStepJSON{processJSON: &pj})
 	}
 	return hj
 }
+
+// chainSteps is p's chain cut to its last limit steps (all when limit is
+// 0), without the timeline's marker step, and the number of ancestors above
+// the steps kept: those cut here and those the marker counts. Every report
+// shows that number as ancestorsNotShown says, never as a process.
+func chainSteps(p *timeline.Process, limit int) (notShown int, steps []timeline.Step) {
+	steps = p.Chain()
+	cut := 0
+	if limit > 0 && len(steps) > limit {
+		cut = len(steps) - limit
+	}
+	if cut < len(steps) && steps[cut].Omitted > 0 {
+		cut++ // the marker is first, if anywhere
+	}
+	for _, st := range steps[:cut] {
+		notShown += max(st.Omitted, 1)
+	}
+	return notShown, steps[cut:]
+}
+
+// ancestorsNotShown is the line of a cut chain.
+func ancestorsNotShown(n int) string { return fmt.Sprintf("… %d ancestors not shown", n) }
 
 // WriteDetectionsJSONL writes one finding per line: its first and last
 // time, its count of hits, the first hits in full and the records of all.

@@ -156,7 +156,7 @@ type htmlFinding struct {
 	RuleAnchor, NodeID         string
 	PID                        uint32
 	Chain                      []htmlStep
-	ChainOmitted               int
+	AncestorsNotShown          int // above the chain's first step
 	Window                     []htmlStep
 	Examples                   []htmlStep // more hits of the finding
 	Evidence                   []string
@@ -201,6 +201,7 @@ type htmlFile struct {
 
 type htmlError struct {
 	File, Kind, Reason string
+	Repeated           string // and how many more like it, last where
 	Offset             int64
 	Chunk              int
 	RecordID           uint64
@@ -303,8 +304,8 @@ func buildHTMLReport(c *Case, s Summary, hits map[*timeline.Process][]*detection
 		}
 		for _, e := range f.Errors {
 			if len(r.Errors) < l.errors {
-				r.Errors = append(r.Errors, htmlError{File: l.cut(e.File), Kind: string(e.Kind), Reason: l.cut(e.Reason), Offset: e.Offset,
-					Chunk: e.Chunk, RecordID: e.RecordID})
+				r.Errors = append(r.Errors, htmlError{File: l.cut(e.File), Kind: string(e.Kind), Reason: l.cut(e.Reason), Repeated: e.Repeated(),
+					Offset: e.Offset, Chunk: e.Chunk, RecordID: e.RecordID})
 			} else {
 				r.ErrorsMore++
 			}
@@ -415,11 +416,8 @@ func buildFindings(c *Case, shown []int, hits map[*timeline.Process][]*detection
 		if p.Parent != nil {
 			hf.Parent = l.cut(p.Parent.Image)
 		}
-		chain := p.Chain()
-		if len(chain) > l.chain {
-			hf.ChainOmitted = len(chain) - l.chain
-			chain = chain[hf.ChainOmitted:]
-		}
+		var chain []timeline.Step
+		hf.AncestorsNotShown, chain = chainSteps(p, l.chain)
 		for _, st := range chain {
 			hs := step(st.Process, c, l)
 			if st.SinceParent > 0 {

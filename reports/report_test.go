@@ -3,7 +3,9 @@ package reports
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -324,5 +326,120 @@ func TestHTMLEscapesEveryContext(t *testing.T) {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+}
+
+// deepChainCase is a case whose seed finding's process has 300 ancestors,
+// more than the timeline's chains show, and whose evidence file has an
+// error that repeated in three more chunks.
+func deepChainCase(t *testing.T) (*Case, *timeline.Process) {
+	t.Helper()
+	t0 := time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC)
+	b := timeline.NewBuilder(timeline.Options{})
+	const n = 300
+	for i := range n {
+		image, cmd := `C:\Windows\System32\cmd.exe`, "cmd.exe /c next"
+		switch i {
+		case n - 2:
+			image, cmd = `C:\Tools\netscan.exe`, "netscan.exe"
+		case n - 1:
+			image, cmd = `C:\Windows\System32\mstsc.exe`, "mstsc.exe /v:SRV09"
+		}
+		b.Add(&parser.ProcessEvent{Host: "WKS09", Time: t0.Add(time.Duration(i) * time.Millisecond), Source: parser.SourceSysmon1, RecordID: uint64(i + 1),
+			PID: uint32(1000 + 4*i), PPID: uint32(996 + 4*i), Image: image, CommandLine: cmd, ProcessGUID: fmt.Sprintf("G%d", i),
+			ParentProcessGUID: fmt.Sprintf("G%d", i-1), User: `CORP\alice`, File: "x.evtx"})
+	}
+	tl := b.Build()
+	rules, err := detections.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Case{Version: "test", Zone: time.UTC, Timeline: tl, Rules: rules, Findings: detections.NewEngine(rules).Run(tl),
+		Files: []*parser.FileStats{{Path: "x.evtx", ErrorCount: 4, Errors: []parser.DecodeError{{File: "x.evtx", Kind: parser.ErrChild, Offset: 0x1000,
+			Reason: "golang-evtx's process died", Repeats: 3, LastOffset: 0x31000}}}}}
+	for _, f := range c.Findings {
+		if f.Rule.ID == "HuntQuery-CrowdStrike-NetscanMstscRDP" {
+			return c, f.Hits[0].Process
+		}
+	}
+	t.Fatal("no seed finding")
+	return nil, nil
+}
+
+// TestCutChainsAndRepeatedErrors: a chain the timeline cut is shown in
+// every report with a line "… N ancestors not shown" (N counting what the
+// report left out too), never as a process; an error counted for others
+// like it says how many and where the last one is.
+func TestCutChainsAndRepeatedErrors(t *testing.T) {
+	c, p := deepChainCase(t)
+	if p.Depth != 300 {
+		t.Fatalf("depth %d, want 300 (299 logged ancestors and a placeholder)", p.Depth)
+	}
+	const repeated = "and 3 more like it, the last at 0x31000"
+
+	var buf bytes.Buffer
+	if err := WriteDetectionsJSONL(&buf, c.Findings); err != nil {
+		t.Fatal(err)
+	}
+	var jsonl string
+	for line := range strings.Lines(buf.String()) {
+		if strings.Contains(line, `"rule_id":"HuntQuery-CrowdStrike-NetscanMstscRDP"`) {
+			jsonl = line
+		}
+	}
+	var d struct {
+		Chain []json.RawMessage `json:"chain"`
+		Hits  []struct {
+			Chain []json.RawMessage `json:"chain"`
+		} `json:"hits"`
+	}
+	if err := json.Unmarshal([]byte(jsonl), &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Chain) != 258 || string(d.Chain[0]) != `{"ancestors_not_shown":44}` || !bytes.Contains(d.Chain[1], []byte(`"image":"C:\\Windows\\System32\\cmd.exe"`)) ||
+		len(d.Hits) != 1 || len(d.Hits[0].Chain) != 258 || string(d.Hits[0].Chain[0]) != string(d.Chain[0]) {
+		t.Errorf("detections.jsonl chain of %d steps, first %s, second %s", len(d.Chain), d.Chain[0], d.Chain[1])
+	}
+
+	buf.Reset()
+	if err := WriteHTML(&buf, c, HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	if !strings.Contains(html, `<div class="muted">… 277 ancestors not shown</div><ol>`) || strings.Contains(html, "not shown) (") ||
+		strings.Contains(html, "processes above not shown") {
+		t.Error("report.html does not show the cut chain as 277 ancestors not shown")
+	}
+	if !strings.Contains(html, `golang-evtx&#39;s process died<div class="muted">`+repeated+`</div>`) {
+		t.Errorf("report.html does not say the error repeated")
+	}
+
+	f := openXLSX(t, c, XLSXOptions{})
+	var chainCell string
+	rows, _ := f.GetRows(SheetDetections)
+	for _, r := range rows {
+		if len(r) > 14 && r[5] == "Correlate netscan.exe Spawning mstsc.exe for RDP Lateral Movement" {
+			chainCell = r[14]
+		}
+	}
+	if !strings.HasPrefix(chainCell, "… 44 ancestors not shown > cmd.exe > cmd.exe (+1ms) > ") || strings.Count(chainCell, " > ") != 257 {
+		t.Errorf("Detections chain: %.120q", chainCell)
+	}
+	rows, _ = f.GetRows(SheetTrees)
+	marks := 0
+	for _, r := range rows {
+		if slices.ContainsFunc(r, func(s string) bool { return strings.Contains(s, "not shown") }) {
+			if len(r) != 5 || r[3] != "" || r[4] != "… 44 ancestors not shown" {
+				t.Errorf("Process trees row %q", r)
+			}
+			marks++
+		}
+	}
+	if marks == 0 {
+		t.Error("Process trees: no line for the ancestors not shown")
+	}
+	rows, _ = f.GetRows(SheetErrors)
+	if len(rows) != 2 || len(rows[0]) != 7 || rows[0][6] != "More like it" || len(rows[1]) != 7 || rows[1][5] != "golang-evtx's process died" || rows[1][6] != repeated {
+		t.Errorf("Errors sheet %q", rows)
 	}
 }

@@ -502,7 +502,11 @@ func (x *xlsxWriter) detections() error {
 				}
 			}
 			var chain []string
-			for _, st := range p.Chain() {
+			notShown, steps := chainSteps(p, 0)
+			if notShown > 0 {
+				chain = append(chain, ancestorsNotShown(notShown))
+			}
+			for _, st := range steps {
 				step := parser.BaseName(st.Image)
 				if st.SinceParent > 0 {
 					step += " (+" + st.SinceParent.String() + ")"
@@ -549,7 +553,13 @@ func (x *xlsxWriter) trees() error {
 			break
 		}
 		for _, h := range f.Hits[:min(len(f.Hits), xlsxTreeHits)] {
-			steps := h.Process.Chain()
+			notShown, steps := chainSteps(h.Process, 0)
+			if notShown > 0 {
+				if err := s.write([]any{i + 1, f.Host, cellText(f.Rule.Name), "", ancestorsNotShown(notShown)}); err != nil {
+					return err
+				}
+				rows++
+			}
 			base := len(steps) - 1
 			for _, d := range descendants(h.Process, maxDescendants) {
 				steps = append(steps, timeline.Step{Process: d})
@@ -579,14 +589,14 @@ func (x *xlsxWriter) trees() error {
 }
 
 func (x *xlsxWriter) errors() error {
-	s := x.newStream(SheetErrors, []string{"File", "Kind", "Offset", "Chunk", "Record ID", "Reason"}, []float64{60, 14, 14, 7, 12, 100})
+	s := x.newStream(SheetErrors, []string{"File", "Kind", "Offset", "Chunk", "Record ID", "Reason", "More like it"}, []float64{60, 14, 14, 7, 12, 100, 40})
 	for _, f := range x.c.Files {
 		for _, e := range f.Errors {
 			chunk := any(e.Chunk)
 			if e.Chunk < 0 {
 				chunk = ""
 			}
-			if err := s.write([]any{cellText(e.File), string(e.Kind), fmt.Sprintf("0x%x", e.Offset), chunk, e.RecordID, cellText(e.Reason)},
+			if err := s.write([]any{cellText(e.File), string(e.Kind), fmt.Sprintf("0x%x", e.Offset), chunk, e.RecordID, cellText(e.Reason), e.Repeated()},
 				excelize.RowOpts{StyleID: x.styles.wrap}); err != nil {
 				return err
 			}

@@ -98,8 +98,8 @@ type Step struct {
 	// Omitted is set on marker steps only: the number of processes a
 	// bounded walk left out at this place (ancestors above a chain's first
 	// step, descendants below the step before the marker). A marker's
-	// Process is a placeholder whose Image says so, so that every report
-	// shows the cut as it shows any step.
+	// Process is a placeholder whose Image says so, for a reader that
+	// does not look at Omitted; the reports show "… N ancestors not shown".
 	Omitted int
 }
 

@@ -29,6 +29,10 @@ type manifest struct {
 	Detections      []finding      `json:"detections"` // every finding a correct analysis raises, by rule
 	MustNotFire     []finding      `json:"must_not_fire"`
 	LateralMovement []finding      `json:"lateral_movement_traces"`
+
+	// seedParent is WKS01's netscan.exe, the parent in the first seed
+	// finding: testdata/hostile plants another version of its 4688.
+	seedParent *proc
 }
 
 type hostManifest struct {
@@ -175,6 +179,7 @@ func generateIncident(root string, seed uint64) (*manifest, error) {
 	wks.owe(at(10, 58, 0, 0), hop1)
 	wks.owe(at(11, 20, 0, 0), scan1)
 	in.note(&m.Detections, ruleNetscanMstsc, "netscan.exe spawned mstsc.exe (Security 4688 v2 and Sysmon 1)", wks, scan1, hop1, "SRV01.corp.local")
+	m.seedParent = scan1
 	in.note(&m.Detections, ruleDetect("mstsc-unusual-parent"), "mstsc.exe started by netscan.exe", wks, scan1, hop1, "SRV01.corp.local")
 
 	// SRV01: adm_jdoe over RDP from WKS01, runs netscan from the client's

@@ -27,7 +27,7 @@ func main() {
 	hosts := flag.Int("hosts", 0, "with -size: a folder of this many hosts, each with a Security and a Sysmon log")
 	hostile := flag.Bool("hostile", false, "write the crafted files that attack the reader, and their manifest, to the -o folder")
 	only := flag.String("case", "", "with -hostile: write only the case of this `name`")
-	chunks := flag.Int("chunks", 0, "with -hostile: `N` hostile chunks in each file instead of each case's own number")
+	chunks := flag.Int("chunks", 0, "with -hostile: `N` hostile chunks in each attack made of chunks, instead of each case's own number")
 	flag.Parse()
 	if *out == "" || flag.NArg() > 0 {
 		flag.Usage()

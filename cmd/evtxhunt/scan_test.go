@@ -28,20 +28,7 @@ type summaryFile struct {
 		Totals struct {
 			Errors int `json:"errors"`
 		} `json:"totals"`
-		Files []struct {
-			Path          string            `json:"path"`
-			ProcessEvents map[string]uint64 `json:"process_events"`
-			ErrorCount    int               `json:"error_count"`
-			Records       struct{ Seen uint64 }
-			Errors        []struct {
-				File    string `json:"file"`
-				Offset  int64  `json:"offset"`
-				Kind    string `json:"kind"`
-				Reason  string `json:"reason"`
-				Repeats int    `json:"repeats"`
-			} `json:"errors"`
-			ErrorsOmitted int `json:"errors_omitted"`
-		} `json:"files"`
+		Files []parsedFile `json:"files"`
 	} `json:"parse"`
 	Census []struct {
 		Channel string `json:"channel"`
@@ -53,6 +40,14 @@ type summaryFile struct {
 		Spellings []string `json:"spellings"`
 		Processes int      `json:"processes"`
 	} `json:"hosts"`
+	Timeline struct {
+		ConflictingRecords int            `json:"conflicting_records"`
+		Conflicts          []conflictJSON `json:"conflicts"`
+	} `json:"timeline"`
+	CaseFiles struct {
+		Written []string          `json:"written"`
+		Failed  []json.RawMessage `json:"failed"`
+	} `json:"case_files"`
 	Findings struct {
 		Total      int            `json:"total"`
 		BySeverity map[string]int `json:"by_severity"`
@@ -61,6 +56,32 @@ type summaryFile struct {
 			Findings int    `json:"findings"`
 		} `json:"by_rule"`
 	} `json:"findings"`
+}
+
+type parsedFile struct {
+	Path          string            `json:"path"`
+	ProcessEvents map[string]uint64 `json:"process_events"`
+	ErrorCount    int               `json:"error_count"`
+	Records       struct{ Seen uint64 }
+	Errors        []struct {
+		File       string `json:"file"`
+		Offset     int64  `json:"offset"`
+		Kind       string `json:"kind"`
+		Reason     string `json:"reason"`
+		Repeats    int    `json:"repeats"`
+		LastOffset int64  `json:"last_offset"`
+	} `json:"errors"`
+	ErrorsOmitted int `json:"errors_omitted"`
+}
+
+type conflictJSON struct {
+	Host     string `json:"host"`
+	RecordID uint64 `json:"record_id"`
+	Time     string `json:"time"`
+	PID      uint32 `json:"pid"`
+	Versions []struct {
+		File string `json:"file"`
+	} `json:"versions"`
 }
 
 func readSummary(t *testing.T, dir string) summaryFile {

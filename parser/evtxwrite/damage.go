@@ -1,6 +1,7 @@
 package evtxwrite
 
 import (
+	"bytes"
 	"fmt"
 	"hash/crc32"
 
@@ -17,6 +18,37 @@ func chunkAt(b []byte, chunk int) ([]byte, error) {
 		return nil, fmt.Errorf("evtxwrite: no chunk %d in %d bytes", chunk, len(b))
 	}
 	return b[off:min(off+parser.ChunkSize, len(b))], nil
+}
+
+// ChunkRecords is the number of records a chunk's header says it holds.
+func ChunkRecords(b []byte, chunk int) (uint64, error) {
+	c, err := chunkAt(b, chunk)
+	if err != nil {
+		return 0, err
+	}
+	first, last := le.Uint64(c[8:]), le.Uint64(c[16:])
+	if !bytes.HasPrefix(c, parser.ChunkMagic) || last < first {
+		return 0, fmt.Errorf("evtxwrite: chunk %d has no records", chunk)
+	}
+	return last - first + 1, nil
+}
+
+// FixChunkCRC sets a chunk's checksums to what its bytes say: the records'
+// (when the header's free space offset lies inside the chunk) and the
+// header's. A chunk changed on purpose then fails no checksum.
+func FixChunkCRC(b []byte, chunk int) error {
+	c, err := chunkAt(b, chunk)
+	if err != nil {
+		return err
+	}
+	if len(c) < parser.ChunkSize {
+		return fmt.Errorf("evtxwrite: chunk %d is cut short", chunk)
+	}
+	if free := le.Uint32(c[48:]); free >= parser.ChunkTablesEnd && free <= parser.ChunkSize {
+		le.PutUint32(c[52:], crc32.ChecksumIEEE(c[parser.ChunkTablesEnd:free]))
+	}
+	le.PutUint32(c[124:], parser.ChunkHeaderChecksum(c))
+	return nil
 }
 
 // MarkDirty flags the file dirty, as a log copied while open, and leaves the

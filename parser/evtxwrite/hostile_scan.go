@@ -3,7 +3,6 @@ package evtxwrite
 import (
 	"bytes"
 	"fmt"
-	"hash/crc32"
 	"time"
 
 	"github.com/evtxhunt/evtxhunt/parser"
@@ -48,7 +47,7 @@ func ProcessCreations(host string, t time.Time, n int, version uint8) []*Event {
 // cleared" records (1102, Eventlog provider), followed by n process
 // creations: nothing in the first chunk says that process creations follow.
 func ClearedFirstLog(host string, t time.Time, n int) ([]byte, error) {
-	var buf buffer
+	var buf Buffer
 	w := NewWriter(&buf)
 	admin := Account{"CORP", "admin", "S-1-5-21-1-2-3-500"}
 	for i := 0; w.chunks == 0; i++ {
@@ -82,7 +81,7 @@ func PlantedTemplateLog(host string, t time.Time, n int) ([]byte, error) {
 	eventID := []byte{tokOptionalSubst, 0, 0, typeUInt16}
 	version := []byte{tokOptionalSubst, 1, 0, typeUInt8}
 	defined := 0
-	for off := parser.FileHeaderSize; off+parser.ChunkSize <= len(b); off += parser.ChunkSize {
+	for chunk, off := 0, parser.FileHeaderSize; off+parser.ChunkSize <= len(b); chunk, off = chunk+1, off+parser.ChunkSize {
 		c := b[off : off+parser.ChunkSize]
 		free := int(le.Uint32(c[48:]))
 		for rec := parser.ChunkTablesEnd; rec < free; rec += int(le.Uint32(c[rec+4:])) {
@@ -104,8 +103,9 @@ func PlantedTemplateLog(host string, t time.Time, n int) ([]byte, error) {
 			copy(body[j:], eventID)
 			defined++
 		}
-		le.PutUint32(c[52:], crc32.ChecksumIEEE(c[parser.ChunkTablesEnd:free]))
-		le.PutUint32(c[124:], parser.ChunkHeaderChecksum(c))
+		if err := FixChunkCRC(b, chunk); err != nil {
+			return nil, err
+		}
 	}
 	if defined == 0 {
 		return nil, fmt.Errorf("evtxwrite: no template definition found")
@@ -138,10 +138,7 @@ func PlantedNameLog(host string, t time.Time, n int) ([]byte, error) {
 		return nil, fmt.Errorf("evtxwrite: no inline name Data in the first chunk")
 	}
 	c[i+8] = 'b'
-	free := le.Uint32(c[48:])
-	le.PutUint32(c[52:], crc32.ChecksumIEEE(c[parser.ChunkTablesEnd:free]))
-	le.PutUint32(c[124:], parser.ChunkHeaderChecksum(c))
-	return b, nil
+	return b, FixChunkCRC(b, 0)
 }
 
 // WipedChunkLog is a Security log of n process creations over several
@@ -160,7 +157,7 @@ func WipedChunkLog(host string, t time.Time, n, chunk int) ([]byte, error) {
 
 // writeLog writes events to an in-memory file.
 func writeLog(evs []*Event) ([]byte, error) {
-	var buf buffer
+	var buf Buffer
 	w := NewWriter(&buf)
 	for _, ev := range evs {
 		if _, err := w.Write(ev); err != nil {
@@ -173,10 +170,13 @@ func writeLog(evs []*Event) ([]byte, error) {
 	return buf.b, nil
 }
 
-// buffer is an in-memory io.WriterAt.
-type buffer struct{ b []byte }
+// Buffer is an in-memory io.WriterAt: a file written whole in memory.
+type Buffer struct{ b []byte }
 
-func (w *buffer) WriteAt(p []byte, off int64) (int, error) {
+// Bytes returns what was written.
+func (w *Buffer) Bytes() []byte { return w.b }
+
+func (w *Buffer) WriteAt(p []byte, off int64) (int, error) {
 	if need := int(off) + len(p); need > len(w.b) {
 		w.b = append(w.b, make([]byte, need-len(w.b))...)
 	}

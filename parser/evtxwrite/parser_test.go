@@ -331,3 +331,54 @@ func TestDecodersAgreeOnDamage(t *testing.T) {
 		}
 	}
 }
+
+// TestNumberFrom: a log numbered from 434 holds records 434 on, in its
+// records and its chunk headers, and NumberFrom comes before any record.
+func TestNumberFrom(t *testing.T) {
+	const first, n = 434, 400
+	var buf Buffer
+	w := NewWriter(&buf)
+	if err := w.NumberFrom(first); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range ProcessCreations("DC01", t0, n, 2) {
+		if _, err := w.Write(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.NumberFrom(1); err == nil {
+		t.Error("NumberFrom after a record accepted")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	path := filepath.Join(t.TempDir(), "Security.evtx")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evs, s := scan(t, path)
+	if len(evs) != n || !s.Clean() || evs[0].RecordNumber != first || evs[n-1].RecordNumber != first+n-1 {
+		t.Fatalf("%d events, records %d to %d, errors %v; want %d from %d", len(evs), evs[0].RecordNumber, evs[len(evs)-1].RecordNumber, s.Errors, n, first)
+	}
+	var total uint64
+	for i := range s.Chunks.Slots {
+		c, err := ChunkRecords(b, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += c
+	}
+	if s.Chunks.Slots < 2 || total != n {
+		t.Errorf("chunk headers count %d records in %d chunks, want %d", total, s.Chunks.Slots, n)
+	}
+	if err := ZeroChunk(b, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ChunkRecords(b, 0); err == nil {
+		t.Error("a wiped chunk has records")
+	}
+	if err := NewWriter(&Buffer{}).NumberFrom(0); err == nil {
+		t.Error("record id 0 accepted")
+	}
+}

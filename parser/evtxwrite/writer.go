@@ -60,6 +60,20 @@ func NewWriter(w io.WriterAt) *Writer {
 	return wr
 }
 
+// NumberFrom numbers the records from id on instead of from 1, as a log
+// whose older records were cleared or overwritten. It must come before the
+// first record.
+func (w *Writer) NumberFrom(id uint64) error {
+	if w.chunks > 0 || w.chunk.records > 0 {
+		return errors.New("evtxwrite: NumberFrom after the first record")
+	}
+	if id == 0 {
+		return errors.New("evtxwrite: record ids start at 1")
+	}
+	w.nextID = id
+	return nil
+}
+
 // Write appends one record and returns its record id.
 func (w *Writer) Write(ev *Event) (uint64, error) {
 	for _, f := range ev.Data {
