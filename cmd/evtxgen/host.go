@@ -21,15 +21,21 @@ type logFile struct {
 	ids    map[*w.Event]uint64 // filled by write
 
 	// stream, when set, takes events as they come instead: for large
-	// benchmark files that must not sit in memory.
-	stream *w.Writer
-	err    error
+	// benchmark files that must not sit in memory. written, when set, is
+	// told each streamed event and its record id.
+	stream  *w.Writer
+	written func(ev *w.Event, id uint64)
+	err     error
 }
 
 func (l *logFile) add(ev *w.Event) *w.Event {
 	if l.stream != nil {
-		if _, err := l.stream.Write(ev); err != nil && l.err == nil {
+		id, err := l.stream.Write(ev)
+		if err != nil && l.err == nil {
 			l.err = err
+		}
+		if err == nil && l.written != nil {
+			l.written(ev, id)
 		}
 		return ev
 	}

@@ -97,7 +97,9 @@ func at(hour, min, sec, ms int) time.Time {
 	return day.Add(time.Duration(hour)*time.Hour + time.Duration(min)*time.Minute + time.Duration(sec)*time.Second + time.Duration(ms)*time.Millisecond)
 }
 
-func generateIncident(root string, seed uint64) (*manifest, error) {
+// generateIncident writes the incident's logs and manifest to root, and
+// returns the manifest and the logs, with their events and record ids.
+func generateIncident(root string, seed uint64) (*manifest, []*logFile, error) {
 	var m manifest
 	in := &incident{}
 	wks := newHost("WKS01", "10.0.10.21", 2, true, seed+1)
@@ -291,12 +293,12 @@ func generateIncident(root string, seed uint64) (*manifest, error) {
 	logs = append(logs, in.extra...)
 	for _, l := range logs {
 		if err := l.write(root, 0); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	vss := &logFile{rel: "WKS01/VSS/HarddiskVolumeShadowCopy1/Windows/System32/winevt/Logs/Security.evtx", events: wks.sec.events}
 	if err := vss.write(root, len(wks.sec.events)*45/100); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	m.Description = "A generated intrusion: WKS01 (4688 v2 and Sysmon), SRV01 (Sysmon only), SRV02 (4688 v2 and Sysmon), LEGACY01 (4688 v1 only). Times are UTC."
@@ -327,9 +329,9 @@ func generateIncident(root string, seed uint64) (*manifest, error) {
 	}
 	b, err := json.MarshalIndent(&m, "", "  ")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &m, os.WriteFile(filepath.Join(root, "EXPECTED.json"), append(b, '\n'), 0o644)
+	return &m, append(logs, vss), os.WriteFile(filepath.Join(root, "EXPECTED.json"), append(b, '\n'), 0o644)
 }
 
 func ref(p *proc) *procRef {
