@@ -18,7 +18,7 @@ func streamTo(l *logFile, path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.stream = w.NewWriter(f)
+	l.stream = w.NewWriterFrom(f, l.firstID)
 	return f, nil
 }
 

@@ -113,7 +113,7 @@ func generateIncident(root string, seed uint64) (*manifest, []*logFile, error) {
 	in.hosts = []*host{wks, srv1, srv2, legacy}
 	rcm := map[*host]*logFile{}
 	for _, h := range []*host{srv1, srv2, legacy} {
-		rcm[h] = &logFile{rel: h.name + "/C/Windows/System32/winevt/Logs/Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx"}
+		rcm[h] = newLog(h.name+"/C/Windows/System32/winevt/Logs/Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx", seed, rcmSpan)
 		in.extra = append(in.extra, rcm[h])
 	}
 	rdp := func(h *host, t time.Time, user w.Account, from string) *proc {
@@ -296,7 +296,8 @@ func generateIncident(root string, seed uint64) (*manifest, []*logFile, error) {
 			return nil, nil, err
 		}
 	}
-	vss := &logFile{rel: "WKS01/VSS/HarddiskVolumeShadowCopy1/Windows/System32/winevt/Logs/Security.evtx", events: wks.sec.events}
+	// The copy is the same log earlier: same events, same record ids.
+	vss := &logFile{rel: "WKS01/VSS/HarddiskVolumeShadowCopy1/Windows/System32/winevt/Logs/Security.evtx", firstID: wks.sec.firstID, events: wks.sec.events}
 	if err := vss.write(root, len(wks.sec.events)*45/100); err != nil {
 		return nil, nil, err
 	}
