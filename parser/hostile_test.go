@@ -174,7 +174,7 @@ func TestNativeRefusesHostileChunks(t *testing.T) {
 	want := map[string]string{
 		"self-referencing-template.evtx": "native decoder: token 0x0c inside an element",
 		"negative-template-size.evtx":    "native decoder: template at 0x226: size -42 runs past the chunk",
-		"many-value-descriptors.evtx":    "native decoder: substitution 26 (1 bytes) runs past its end",
+		"many-value-descriptors.evtx":    "native decoder: substitution 16 (2 bytes) runs past its end",
 	}
 	facts := readHostile(t)
 	for name := range want {

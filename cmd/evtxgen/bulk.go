@@ -18,7 +18,7 @@ func streamTo(l *logFile, path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.stream = w.NewWriter(f)
+	l.stream = w.NewWriterFrom(f, l.firstID)
 	return f, nil
 }
 
@@ -46,11 +46,18 @@ func runUntil(h *host, done func() bool) {
 // realistic mix: process creations are a few percent of the records, most
 // are network connections and logons.
 func generateLargeLog(path string, seed uint64, size int64) error {
+	return streamLargeLog(path, seed, size, nil)
+}
+
+// streamLargeLog is generateLargeLog telling written, when not nil, each
+// event and its record id.
+func streamLargeLog(path string, seed uint64, size int64, written func(ev *w.Event, id uint64)) error {
 	h := newHost("BENCH01", "10.0.50.10", 2, false, seed)
 	f, err := streamTo(h.sec, path)
 	if err != nil {
 		return err
 	}
+	h.sec.written = written
 	h.extraNoise = 8
 	h.boot(day.Add(6 * time.Hour))
 	h.logon(day.Add(7*time.Hour), acctAlice, 2, "127.0.0.1")

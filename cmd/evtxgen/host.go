@@ -2,7 +2,9 @@ package main
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -16,20 +18,45 @@ import (
 // logFile collects a log's events; they are sorted by time and written at
 // the end, so scenario code can add events in any order.
 type logFile struct {
-	rel    string // path inside the evidence folder
-	events []*w.Event
-	ids    map[*w.Event]uint64 // filled by write
+	rel     string // path inside the evidence folder
+	firstID uint64 // the id of the log's first record
+	events  []*w.Event
+	ids     map[*w.Event]uint64 // filled by write
 
 	// stream, when set, takes events as they come instead: for large
-	// benchmark files that must not sit in memory.
-	stream *w.Writer
-	err    error
+	// benchmark files that must not sit in memory. written, when set, is
+	// told each streamed event and its record id.
+	stream  *w.Writer
+	written func(ev *w.Event, id uint64)
+	err     error
 }
+
+// newLog is a log of a machine that has run for a while: its record ids
+// start past 1, at most span records on, at an id drawn from its path and
+// the seed alone, so that the simulation's own draws (every pid and GUID)
+// do not depend on it.
+func newLog(rel string, seed, span uint64) *logFile {
+	h := fnv.New64a()
+	h.Write([]byte(rel))
+	h.Write(binary.LittleEndian.AppendUint64(nil, seed))
+	return &logFile{rel: rel, firstID: 1 + h.Sum64()%span}
+}
+
+// Spans of first record ids: busy Security logs are in the millions.
+const (
+	securitySpan = 3_000_000
+	sysmonSpan   = 1_000_000
+	rcmSpan      = 5_000
+)
 
 func (l *logFile) add(ev *w.Event) *w.Event {
 	if l.stream != nil {
-		if _, err := l.stream.Write(ev); err != nil && l.err == nil {
+		id, err := l.stream.Write(ev)
+		if err != nil && l.err == nil {
 			l.err = err
+		}
+		if err == nil && l.written != nil {
+			l.written(ev, id)
 		}
 		return ev
 	}
@@ -49,7 +76,7 @@ func (l *logFile) write(root string, limit int) error {
 	if err != nil {
 		return err
 	}
-	wr := w.NewWriter(f)
+	wr := w.NewWriterFrom(f, l.firstID)
 	l.ids = map[*w.Event]uint64{}
 	for i, ev := range l.events {
 		if limit > 0 && i == limit {
@@ -111,9 +138,9 @@ func newHost(name, ip string, audit uint8, withSysmon bool, seed uint64) *host {
 	h.secComputer = name + ".corp.local"
 	h.sysComputer = name + ".corp.local"
 	logs := name + "/C/Windows/System32/winevt/Logs/"
-	h.sec = &logFile{rel: logs + "Security.evtx"}
+	h.sec = newLog(logs+"Security.evtx", seed, securitySpan)
 	if withSysmon {
-		h.sysmon = &logFile{rel: logs + "Microsoft-Windows-Sysmon%4Operational.evtx"}
+		h.sysmon = newLog(logs+"Microsoft-Windows-Sysmon%4Operational.evtx", seed, sysmonSpan)
 	}
 	h.guidPrefix = fmt.Sprintf("%08X", h.rng.Uint32())
 	return h

@@ -287,7 +287,7 @@ func plantedConflictLog(int) (*hostileFile, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	m, err := generateIncident(tmp, 1)
+	m, _, err := generateIncident(tmp, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +323,8 @@ func plantedConflictLog(int) (*hostileFile, error) {
 	conflict := conflictFacts{Host: m.Hosts[0].Name, RecordID: id, Time: p.started.Format(parser.TimeLayout), PID: p.PID, Image: notepad,
 		Genuine: []evidenceRef{{log.rel, id}}, GenuineImage: p.Image}
 	for _, l := range m.Hosts[0].Logs {
-		if l.CopyOf == log.rel && uint64(l.Records) >= id {
+		if l.CopyOf == log.rel && id < log.firstID+uint64(l.Records) { // the copy shares the log's ids
+
 			conflict.Genuine = append(conflict.Genuine, evidenceRef{l.File, id})
 		}
 	}

@@ -101,7 +101,9 @@ func at(hour, min, sec, ms int) time.Time {
 	return day.Add(time.Duration(hour)*time.Hour + time.Duration(min)*time.Minute + time.Duration(sec)*time.Second + time.Duration(ms)*time.Millisecond)
 }
 
-func generateIncident(root string, seed uint64) (*manifest, error) {
+// generateIncident writes the incident's logs and manifest to root, and
+// returns the manifest and the logs, with their events and record ids.
+func generateIncident(root string, seed uint64) (*manifest, []*logFile, error) {
 	var m manifest
 	in := &incident{}
 	wks := newHost("WKS01", "10.0.10.21", 2, true, seed+1)
@@ -115,7 +117,7 @@ func generateIncident(root string, seed uint64) (*manifest, error) {
 	in.hosts = []*host{wks, srv1, srv2, legacy}
 	rcm := map[*host]*logFile{}
 	for _, h := range []*host{srv1, srv2, legacy} {
-		rcm[h] = &logFile{rel: h.name + "/C/Windows/System32/winevt/Logs/Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx"}
+		rcm[h] = newLog(h.name+"/C/Windows/System32/winevt/Logs/Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx", seed, rcmSpan)
 		in.extra = append(in.extra, rcm[h])
 	}
 	rdp := func(h *host, t time.Time, user w.Account, from string) *proc {
@@ -296,12 +298,13 @@ func generateIncident(root string, seed uint64) (*manifest, error) {
 	logs = append(logs, in.extra...)
 	for _, l := range logs {
 		if err := l.write(root, 0); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	vss := &logFile{rel: "WKS01/VSS/HarddiskVolumeShadowCopy1/Windows/System32/winevt/Logs/Security.evtx", events: wks.sec.events}
+	// The copy is the same log earlier: same events, same record ids.
+	vss := &logFile{rel: "WKS01/VSS/HarddiskVolumeShadowCopy1/Windows/System32/winevt/Logs/Security.evtx", firstID: wks.sec.firstID, events: wks.sec.events}
 	if err := vss.write(root, len(wks.sec.events)*45/100); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	m.Description = "A generated intrusion: WKS01 (4688 v2 and Sysmon), SRV01 (Sysmon only), SRV02 (4688 v2 and Sysmon), LEGACY01 (4688 v1 only). Times are UTC."
@@ -332,9 +335,9 @@ func generateIncident(root string, seed uint64) (*manifest, error) {
 	}
 	b, err := json.MarshalIndent(&m, "", "  ")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &m, os.WriteFile(filepath.Join(root, "EXPECTED.json"), append(b, '\n'), 0o644)
+	return &m, append(logs, vss), os.WriteFile(filepath.Join(root, "EXPECTED.json"), append(b, '\n'), 0o644)
 }
 
 func ref(p *proc) *procRef {

@@ -53,7 +53,7 @@ func run(out string, seed uint64, size string, hosts int) error {
 		if hosts > 0 {
 			return fmt.Errorf("-hosts needs -size")
 		}
-		m, err := generateIncident(out, seed)
+		m, _, err := generateIncident(out, seed)
 		if err != nil {
 			return err
 		}

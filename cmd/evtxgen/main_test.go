@@ -19,7 +19,7 @@ const committed = "../../testdata/evidence"
 // for byte with what is committed: the evidence is the generator's output.
 func TestIncidentIsReproducible(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := generateIncident(dir, 1); err != nil {
+	if _, _, err := generateIncident(dir, 1); err != nil {
 		t.Fatal(err)
 	}
 	n := 0

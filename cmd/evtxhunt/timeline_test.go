@@ -58,8 +58,11 @@ func TestTimelineCommand(t *testing.T) {
 		t.Errorf("%d lines", lines)
 	}
 	if hop == nil || hop.ParentImage != `\Device\Mup\tsclient\C\Tools\netscan.exe` || hop.ParentLink != "pid" || hop.Time != "2024-03-14T11:09:50.0000000Z" ||
-		hop.CommandLine != "mstsc.exe /v:10.0.40.10" || hop.Depth != 6 || len(hop.Evidence) != 1 || hop.Evidence[0].RecordID != 413 {
+		hop.CommandLine != "mstsc.exe /v:10.0.40.10" || hop.Depth != 6 || len(hop.Evidence) != 1 {
 		t.Errorf("LEGACY01 mstsc: %+v", hop)
+	} else if want := manifestRecords(t, "LEGACY01", 13428); len(want) != 1 || hop.Evidence[0].RecordID != want[0].RecordID ||
+		!strings.HasSuffix(filepath.ToSlash(hop.Evidence[0].File), want[0].File) {
+		t.Errorf("LEGACY01 mstsc evidence %+v, manifest %+v", hop.Evidence, want)
 	}
 
 	cf, err := os.Open(filepath.Join(out, "timeline.csv"))
@@ -104,4 +107,38 @@ func TestTimelineTreeAndFilters(t *testing.T) {
 	if code, _, _ := runCmd("timeline", generatedEvidence, "--from", "yesterday"); code != exitUsage {
 		t.Errorf("bad --from: exit %d", code)
 	}
+}
+
+type manifestRecord struct {
+	File     string `json:"file"`
+	RecordID uint64 `json:"record_id"`
+}
+
+// manifestRecords is the creation records EXPECTED.json gives for the
+// process pid of host among its detections.
+func manifestRecords(t *testing.T, host string, pid uint32) []manifestRecord {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(generatedEvidence, "EXPECTED.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Detections []struct {
+			Host    string `json:"host"`
+			Process struct {
+				PID     uint32           `json:"pid"`
+				Records []manifestRecord `json:"records"`
+			} `json:"process"`
+		} `json:"detections"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range m.Detections {
+		if d.Host == host && d.Process.PID == pid {
+			return d.Process.Records
+		}
+	}
+	t.Fatalf("EXPECTED.json: no detection of %s pid %d", host, pid)
+	return nil
 }

@@ -77,8 +77,8 @@ func subjectFields(a Account, logonID uint64) []Field {
 // only when it differs.
 func Security4688(host string, t time.Time, version uint8, child, parent Proc) *Event {
 	data := subjectFields(parent.User, parent.LogonID)
-	data = append(data, F("NewProcessId", HexInt64(uint64(child.PID))), F("NewProcessName", String(child.Image)),
-		F("TokenElevationType", String(child.Elevation)), F("ProcessId", HexInt64(uint64(parent.PID))))
+	data = append(data, F("NewProcessId", SizeT(uint64(child.PID))), F("NewProcessName", String(child.Image)),
+		F("TokenElevationType", String(child.Elevation)), F("ProcessId", SizeT(uint64(parent.PID))))
 	if version >= 1 {
 		data = append(data, F("CommandLine", String(child.CommandLine)))
 	}
@@ -96,7 +96,7 @@ func Security4688(host string, t time.Time, version uint8, child, parent Proc) *
 
 // Security4689 is a process exit.
 func Security4689(host string, t time.Time, p Proc) *Event {
-	data := append(subjectFields(p.User, p.LogonID), F("Status", HexInt32(0)), F("ProcessId", HexInt64(uint64(p.PID))), F("ProcessName", String(p.Image)))
+	data := append(subjectFields(p.User, p.LogonID), F("Status", HexInt32(0)), F("ProcessId", SizeT(uint64(p.PID))), F("ProcessName", String(p.Image)))
 	return securityEvent(host, t, 4689, 0, 13313, data)
 }
 
@@ -123,7 +123,7 @@ func Security4624(host string, t time.Time, l Logon) *Event {
 		F("TargetLogonId", HexInt64(l.LogonID)), F("LogonType", UInt32(l.Type)), F("LogonProcessName", String(logonProcess)),
 		F("AuthenticationPackageName", String(l.Package)), F("WorkstationName", String(l.Workstation)),
 		F("LogonGuid", GUID("00000000-0000-0000-0000-000000000000")), F("TransmittedServices", String("-")),
-		F("LmPackageName", String("-")), F("KeyLength", UInt32(0)), F("ProcessId", HexInt64(process)),
+		F("LmPackageName", String("-")), F("KeyLength", UInt32(0)), F("ProcessId", SizeT(process)),
 		F("ProcessName", String(processName)), F("IpAddress", String(l.IP)), F("IpPort", String(fmt.Sprint(l.Port))),
 		F("ImpersonationLevel", String("%%1833")), F("RestrictedAdminMode", String("-")), F("TargetOutboundUserName", String("-")),
 		F("TargetOutboundDomainName", String("-")), F("VirtualAccount", String("%%1843")), F("TargetLinkedLogonId", HexInt64(0)),
@@ -143,7 +143,7 @@ func Security4648(host string, t time.Time, p Proc, target Account, targetServer
 	data := append(subjectFields(p.User, p.LogonID), F("LogonGuid", GUID("00000000-0000-0000-0000-000000000000")),
 		F("TargetUserName", String(target.Name)), F("TargetDomainName", String(target.Domain)),
 		F("TargetLogonGuid", GUID("00000000-0000-0000-0000-000000000000")), F("TargetServerName", String(targetServer)),
-		F("TargetInfo", String(targetServer)), F("ProcessId", HexInt64(uint64(p.PID))), F("ProcessName", String(p.Image)),
+		F("TargetInfo", String(targetServer)), F("ProcessId", SizeT(uint64(p.PID))), F("ProcessName", String(p.Image)),
 		F("IpAddress", String("-")), F("IpPort", String("-")))
 	return securityEvent(host, t, 4648, 0, 12544, data)
 }
@@ -226,10 +226,12 @@ func Sysmon11(host string, t time.Time, p Proc, target string) *Event {
 }
 
 // TerminalServices1149 is "Remote Desktop Services: User authentication
-// succeeded". Windows writes its three parameters under UserData/EventXML;
-// this writer lays them out as EventData fields Param1-3 with the same names.
+// succeeded", its three parameters under UserData/EventXML as Windows
+// writes them.
 func TerminalServices1149(host string, t time.Time, user Account, sourceIP string) *Event {
 	return &Event{Provider: RCMProvider, ProviderGUID: RCMProviderGUID, Channel: RCMChannel, Computer: host, EventID: 1149,
 		Level: 4, Keywords: 0x1000000000000000, Time: t, ProcessID: 1100, ThreadID: 1300, UserID: "S-1-5-20",
-		Data: []Field{F("Param1", String(user.Name)), F("Param2", String(user.Domain)), F("Param3", String(sourceIP))}}
+		Data: []Field{F("Param1", String(user.Name)), F("Param2", String(user.Domain)), F("Param3", String(sourceIP))},
+		UserData: UserData{Element: "EventXML", Attrs: []Attr{
+			{"xmlns:auto-ns2", "http://schemas.microsoft.com/win/2004/08/events"}, {"xmlns", "Event_NS"}}}}
 }

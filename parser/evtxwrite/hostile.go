@@ -3,6 +3,8 @@ package evtxwrite
 import (
 	"fmt"
 	"time"
+
+	"github.com/evtxhunt/evtxhunt/parser"
 )
 
 // Hostile records: binary XML crafted as an attacker would write it, to hold
@@ -40,7 +42,9 @@ func (w *Writer) WriteSelfReferencingTemplate(t time.Time) (uint64, error) {
 		le.PutUint32(e.b[elementSizeAt:], uint32(len(e.b)-elementSizeAt-4))
 		e.b = append(e.b, tokEOF)
 		le.PutUint32(e.b[sizeAt:], uint32(len(e.b)-sizeAt-4))
-		return e.substitutions(nil, nil)
+		e.descriptors(nil, nil)
+		e.b = append(e.b, tokEOF)
+		return nil
 	})
 }
 
@@ -52,26 +56,30 @@ const NegativeTemplateSize = -42
 // definitions claim a size of -42 bytes, both linked into the chunk's
 // template table, as Windows links the templates a chunk defines.
 //
-// The first is ev's own template instance. The second is an Event element
-// written without a template, whose content holds a template instance; a
-// reader that finds the definition in the table and steps over it by its
-// size lands 18 bytes back, inside text placed there so that it reads an
-// empty substitution array, four element tokens and the same instance
-// again, forever.
+// The first is ev, its System template defined with that size. The second
+// is an Event element written without a template, whose content holds a
+// template instance; a reader that finds the definition in the table and
+// steps over it by its size lands 18 bytes back, inside text placed there
+// so that it reads an empty substitution array, four element tokens and the
+// same instance again, forever.
 func (w *Writer) WriteNegativeTemplateSize(ev *Event) error {
+	if err := checkEvent(ev); err != nil {
+		return err
+	}
 	negative := func(e *recordEncoder, sizeAt int) {
 		size := int32(NegativeTemplateSize)
 		le.PutUint32(e.b[sizeAt:], uint32(size))
 	}
 	if _, err := w.writeRecord(ev.Time, func(e *recordEncoder, id uint64) error {
-		tree := eventTree(ev, id, &e.values)
-		sizeAt := e.templateRef(&tree)
-		if sizeAt < 0 {
-			return fmt.Errorf("evtxwrite: the template of %d is already defined in this chunk", ev.EventID)
+		if err := e.event(ev, id, nil); err != nil {
+			return err
 		}
-		negative(e, sizeAt)
-		e.newTemplate = "negative size: " + e.newTemplate // never reused by a later record
-		return e.substitutions(e.values, nil)
+		if len(e.newTemplates) == 0 || e.newTemplates[0].offset != e.base+parser.RecordHeaderLen+14 {
+			return fmt.Errorf("evtxwrite: the System template of %d is already defined in this chunk", ev.EventID)
+		}
+		negative(e, parser.RecordHeaderLen+14+20)                         // after the next-in-bucket field and the GUID
+		e.newTemplates[0].key = "negative size: " + e.newTemplates[0].key // never reused by a later record
+		return nil
 	}); err != nil {
 		return err
 	}
@@ -85,16 +93,16 @@ func (w *Writer) WriteNegativeTemplateSize(ev *Event) error {
 		e.b = append(e.b, tokCloseStart)
 		// A reader stepping back lands 18 bytes before the definition,
 		// 8 bytes before the instance: the last 8 bytes of this text.
-		e.b = append(e.b, tokValue, typeString)
+		e.b = append(e.b, tokValue, TypeString)
 		e.b = le.AppendUint16(e.b, 4)
 		e.b = append(e.b, 0, 0, 0, 0) // no substitution values
 		e.b = append(e.b, tokCloseStart, tokCloseStart, tokCloseStart, tokCloseStart)
-		e.templateID = 0x42
+		const id = 0x42
 		e.b = append(e.b, tokTemplate, 1)
-		e.b = le.AppendUint32(e.b, e.templateID)
-		e.templateOffset = e.offset() + 4
-		e.newTemplate = "negative size: loop"
-		e.b = le.AppendUint32(e.b, e.templateOffset)
+		e.b = le.AppendUint32(e.b, id)
+		def := e.offset() + 4
+		e.newTemplates = append(e.newTemplates, pendingTemplate{"negative size: loop", id, def})
+		e.b = le.AppendUint32(e.b, def)
 		e.b = le.AppendUint32(e.b, 0) // next template in bucket, linked on commit
 		e.b = append(e.b, "negative-size..."...)
 		negativeAt := len(e.b)
@@ -111,21 +119,23 @@ func (w *Writer) WriteNegativeTemplateSize(ev *Event) error {
 }
 
 // WriteManyDescriptors appends ev with n value descriptors in its
-// substitution array instead of its own count: the ones beyond ev's values
-// claim strings of 1 to 60 bytes that are not there, and no two of the first
-// 15,360 have the same size and unused byte. A reader that reports each
-// unreadable value by its descriptor writes as many different messages.
+// EventData substitution array instead of its own count: the ones beyond
+// ev's values claim strings of 1 to 60 bytes that are not there, and no two
+// of the first 15,360 have the same size and unused byte. A reader that
+// reports each unreadable value by its descriptor writes as many different
+// messages.
 func (w *Writer) WriteManyDescriptors(ev *Event, n int) (uint64, error) {
+	if err := checkEvent(ev); err != nil {
+		return 0, err
+	}
+	if n < len(ev.Data) || n-len(ev.Data) > 0xffff {
+		return 0, fmt.Errorf("evtxwrite: %d descriptors for an event of %d values", n, len(ev.Data))
+	}
+	extra := make([]descriptor, n-len(ev.Data))
+	for i := range extra {
+		extra[i] = descriptor{size: uint16(i%60 + 1), typ: TypeString, unused: byte(i / 60)}
+	}
 	return w.writeRecord(ev.Time, func(e *recordEncoder, id uint64) error {
-		tree := eventTree(ev, id, &e.values)
-		e.templateRef(&tree)
-		if n < len(e.values) || n-len(e.values) > 0xffff {
-			return fmt.Errorf("evtxwrite: %d descriptors for an event of %d values", n, len(e.values))
-		}
-		extra := make([]descriptor, n-len(e.values))
-		for i := range extra {
-			extra[i] = descriptor{size: uint16(i%60 + 1), typ: typeString, unused: byte(i / 60)}
-		}
-		return e.substitutions(e.values, extra)
+		return e.event(ev, id, extra)
 	})
 }

@@ -19,12 +19,13 @@ const (
 )
 
 // Eventlog1102 is "The audit log was cleared", written by the Eventlog
-// provider into the Security channel. Windows writes its fields under
-// UserData/LogFileCleared; this writer lays them out as EventData.
+// provider into the Security channel, its fields under
+// UserData/LogFileCleared as Windows writes them.
 func Eventlog1102(host string, t time.Time, by Account, logonID uint64) *Event {
 	return &Event{Provider: EventlogProvider, ProviderGUID: EventlogProviderGUID, Channel: SecurityChannel, Computer: host,
 		EventID: 1102, Level: 4, Task: 104, Keywords: 0x4020000000000000, Time: t, ProcessID: 1032, ThreadID: 1100,
-		Data: subjectFields(by, logonID)}
+		Data:     subjectFields(by, logonID),
+		UserData: UserData{Element: "LogFileCleared", Attrs: []Attr{{"xmlns", "http://manifests.microsoft.com/win/2004/08/windows/eventlog"}}}}
 }
 
 // ProcessCreations is n Security 4688 events of the given schema version on
@@ -67,7 +68,7 @@ func ClearedFirstLog(host string, t time.Time, n int) ([]byte, error) {
 }
 
 // PlantedTemplateLog is a log of n Security 4688 events (version 2) whose
-// template has the GUID and size of the genuine 4688 template but another
+// System template has the GUID and size of the genuine one but another
 // layout: its EventID and Version substitutions are swapped. Read alone it
 // holds no process creation. A decoder that reuses a template compiled from
 // one file for another on the strength of its GUID and size reads the
@@ -78,8 +79,8 @@ func PlantedTemplateLog(host string, t time.Time, n int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	eventID := []byte{tokOptionalSubst, 0, 0, typeUInt16}
-	version := []byte{tokOptionalSubst, 1, 0, typeUInt8}
+	eventID := []byte{tokOptionalSubst, sysEventID, 0, TypeUInt16}
+	version := []byte{tokOptionalSubst, sysVersion, 0, TypeUInt8}
 	defined := 0
 	for chunk, off := 0, parser.FileHeaderSize; off+parser.ChunkSize <= len(b); chunk, off = chunk+1, off+parser.ChunkSize {
 		c := b[off : off+parser.ChunkSize]
@@ -96,7 +97,7 @@ func PlantedTemplateLog(host string, t time.Time, n int) ([]byte, error) {
 			size := int(le.Uint32(c[def+20:]))
 			body := c[def+24 : def+24+size]
 			if bytes.Count(body, eventID) != 1 || bytes.Count(body, version) != 1 {
-				return nil, fmt.Errorf("evtxwrite: the 4688 template at 0x%x has no single EventID and Version substitution", off+def)
+				return nil, fmt.Errorf("evtxwrite: the System template at 0x%x has no single EventID and Version substitution", off+def)
 			}
 			i, j := bytes.Index(body, eventID), bytes.Index(body, version)
 			copy(body[i:], version)

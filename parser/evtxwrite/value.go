@@ -13,30 +13,41 @@ import (
 	"unicode/utf16"
 )
 
-// Binary XML value types ([MS-EVEN6] 2.2.12), as used in substitutions.
+// Binary XML value types ([MS-EVEN6] 2.2.12): a Value's Type.
 const (
-	typeNull     = 0x00
-	typeString   = 0x01
-	typeUInt8    = 0x04
-	typeUInt16   = 0x06
-	typeUInt32   = 0x08
-	typeUInt64   = 0x0a
-	typeBool     = 0x0d
-	typeBinary   = 0x0e
-	typeGUID     = 0x0f
-	typeFileTime = 0x11
-	typeSysTime  = 0x12
-	typeSID      = 0x13
-	typeHexInt32 = 0x14
-	typeHexInt64 = 0x15
+	TypeNull     = 0x00
+	TypeString   = 0x01
+	TypeUInt8    = 0x04
+	TypeUInt16   = 0x06
+	TypeUInt32   = 0x08
+	TypeUInt64   = 0x0a
+	TypeBool     = 0x0d
+	TypeBinary   = 0x0e
+	TypeGUID     = 0x0f
+	TypeSizeT    = 0x10
+	TypeFileTime = 0x11
+	TypeSysTime  = 0x12
+	TypeSID      = 0x13
+	TypeHexInt32 = 0x14
+	TypeHexInt64 = 0x15
+	TypeBinXML   = 0x21
 )
 
 // Value is one typed substitution value: its type and its encoded bytes.
 type Value struct {
-	Type  byte
-	bytes []byte
-	text  string // how Event Viewer prints it, for tests
-	err   error  // a value that could not be encoded; Writer.Write reports it
+	Type     byte
+	declared byte // the type the template declares, when not Type
+	bytes    []byte
+	text     string // how Event Viewer prints it, for tests
+	err      error  // a value that could not be encoded; Writer.Write reports it
+}
+
+// declaredType is the type a template declares for v's substitution.
+func (v Value) declaredType() byte {
+	if v.declared != 0 {
+		return v.declared
+	}
+	return v.Type
 }
 
 // Text is the value as Windows renders it in XML.
@@ -51,51 +62,60 @@ func String(s string) Value {
 	for i, c := range u {
 		le.PutUint16(b[2*i:], c)
 	}
-	return val(typeString, b, s)
+	return val(TypeString, b, s)
 }
 
 func val(t byte, b []byte, text string) Value { return Value{Type: t, bytes: b, text: text} }
 
 // Null is an absent value.
-func Null() Value { return Value{Type: typeNull} }
+func Null() Value { return Value{Type: TypeNull} }
 
-func UInt8(v uint8) Value { return val(typeUInt8, []byte{v}, strconv.Itoa(int(v))) }
+func UInt8(v uint8) Value { return val(TypeUInt8, []byte{v}, strconv.Itoa(int(v))) }
 
 func UInt16(v uint16) Value {
-	return val(typeUInt16, le.AppendUint16(nil, v), strconv.Itoa(int(v)))
+	return val(TypeUInt16, le.AppendUint16(nil, v), strconv.Itoa(int(v)))
 }
 
 func UInt32(v uint32) Value {
-	return val(typeUInt32, le.AppendUint32(nil, v), strconv.FormatUint(uint64(v), 10))
+	return val(TypeUInt32, le.AppendUint32(nil, v), strconv.FormatUint(uint64(v), 10))
 }
 
 func UInt64(v uint64) Value {
-	return val(typeUInt64, le.AppendUint64(nil, v), strconv.FormatUint(v, 10))
+	return val(TypeUInt64, le.AppendUint64(nil, v), strconv.FormatUint(v, 10))
 }
 
 func HexInt32(v uint32) Value {
-	return val(typeHexInt32, le.AppendUint32(nil, v), fmt.Sprintf("0x%x", v))
+	return val(TypeHexInt32, le.AppendUint32(nil, v), fmt.Sprintf("0x%x", v))
 }
 
 func HexInt64(v uint64) Value {
-	return val(typeHexInt64, le.AppendUint64(nil, v), fmt.Sprintf("0x%x", v))
+	return val(TypeHexInt64, le.AppendUint64(nil, v), fmt.Sprintf("0x%x", v))
+}
+
+// SizeT is a pointer-sized integer (a process id in Security events) as a
+// 64-bit Windows writes it: the template declares SizeT, the value is a
+// 64-bit hex integer.
+func SizeT(v uint64) Value {
+	x := HexInt64(v)
+	x.declared = TypeSizeT
+	return x
 }
 
 // Bool is a 32-bit boolean.
 func Bool(v bool) Value {
 	if v {
-		return val(typeBool, le.AppendUint32(nil, 1), "true")
+		return val(TypeBool, le.AppendUint32(nil, 1), "true")
 	}
-	return val(typeBool, le.AppendUint32(nil, 0), "false")
+	return val(TypeBool, le.AppendUint32(nil, 0), "false")
 }
 
 func Binary(b []byte) Value {
-	return val(typeBinary, append([]byte(nil), b...), strings.ToUpper(fmt.Sprintf("%x", b)))
+	return val(TypeBinary, append([]byte(nil), b...), strings.ToUpper(fmt.Sprintf("%x", b)))
 }
 
 // FileTime is a FILETIME: 100 ns ticks since 1601.
 func FileTime(t time.Time) Value {
-	return val(typeFileTime, le.AppendUint64(nil, ToFileTime(t)), t.UTC().Format("2006-01-02T15:04:05.0000000Z"))
+	return val(TypeFileTime, le.AppendUint64(nil, ToFileTime(t)), t.UTC().Format("2006-01-02T15:04:05.0000000Z"))
 }
 
 // SysTime is a SYSTEMTIME, millisecond precision.
@@ -105,7 +125,7 @@ func SysTime(t time.Time) Value {
 	for i, f := range []int{t.Year(), int(t.Month()), int(t.Weekday()), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond() / 1e6} {
 		le.PutUint16(b[2*i:], uint16(f))
 	}
-	return val(typeSysTime, b, t.Truncate(time.Millisecond).Format("2006-01-02T15:04:05.000Z"))
+	return val(TypeSysTime, b, t.Truncate(time.Millisecond).Format("2006-01-02T15:04:05.000Z"))
 }
 
 // GUID parses "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", with or without braces,
@@ -113,9 +133,9 @@ func SysTime(t time.Time) Value {
 func GUID(s string) Value {
 	b, err := guidBytes(s)
 	if err != nil {
-		return Value{Type: typeGUID, err: fmt.Errorf("GUID %q: %w", s, err)}
+		return Value{Type: TypeGUID, err: fmt.Errorf("GUID %q: %w", s, err)}
 	}
-	return val(typeGUID, b, "{"+strings.ToLower(strings.Trim(s, "{}"))+"}")
+	return val(TypeGUID, b, "{"+strings.ToLower(strings.Trim(s, "{}"))+"}")
 }
 
 func guidBytes(s string) ([]byte, error) {
@@ -153,7 +173,7 @@ func hexBytes(s string) ([]byte, error) {
 func SID(s string) Value {
 	parts := strings.Split(s, "-")
 	if len(parts) < 3 || parts[0] != "S" {
-		return Value{Type: typeSID, err: fmt.Errorf("SID %q: not a SID", s)}
+		return Value{Type: TypeSID, err: fmt.Errorf("SID %q: not a SID", s)}
 	}
 	rev, _ := strconv.ParseUint(parts[1], 10, 8)
 	auth, _ := strconv.ParseUint(parts[2], 10, 48)
@@ -165,11 +185,11 @@ func SID(s string) Value {
 	for _, sub := range subs {
 		v, err := strconv.ParseUint(sub, 10, 32)
 		if err != nil {
-			return Value{Type: typeSID, err: fmt.Errorf("SID %q: %w", s, err)}
+			return Value{Type: TypeSID, err: fmt.Errorf("SID %q: %w", s, err)}
 		}
 		b = le.AppendUint32(b, uint32(v))
 	}
-	return val(typeSID, b, s)
+	return val(TypeSID, b, s)
 }
 
 // ToFileTime converts a time to FILETIME ticks.

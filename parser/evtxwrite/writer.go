@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"strings"
+	"strconv"
 	"time"
 	"unicode/utf16"
 
@@ -14,7 +14,8 @@ import (
 )
 
 // Event is one record to write: the System fields Windows records and the
-// EventData fields in order.
+// event's own fields in order, under EventData or, for providers with a
+// schema of their own, under UserData.
 type Event struct {
 	Provider     string // System/Provider/@Name
 	ProviderGUID string // System/Provider/@Guid; empty leaves the attribute out
@@ -31,9 +32,24 @@ type Event struct {
 	ThreadID     uint32
 	UserID       string // System/Security/@UserID, a SID; empty for none
 	Data         []Field
+	// UserData, when its Element is set, puts Data under
+	// UserData/Element, each field an element of its own name, as Windows
+	// writes the events of providers with their own schema (1102, 1149);
+	// otherwise Data goes under EventData as Data Name="..." elements.
+	UserData UserData
 }
 
-// Field is one EventData/Data element.
+// UserData is the element a provider with its own schema writes under
+// UserData, with its literal attributes (namespace declarations) in order.
+type UserData struct {
+	Element string
+	Attrs   []Attr
+}
+
+// Attr is a literal XML attribute.
+type Attr struct{ Name, Value string }
+
+// Field is one EventData/Data element, or one element under UserData.
 type Field struct {
 	Name  string
 	Value Value
@@ -42,9 +58,11 @@ type Field struct {
 // F is shorthand for a Field.
 func F(name string, v Value) Field { return Field{name, v} }
 
-// Writer writes events as an EVTX file. Records are numbered from 1; a chunk
-// is written out as soon as the next record does not fit in it, so memory
-// does not grow with the file.
+// Writer writes events as an EVTX file laid out as Windows lays out a live
+// log: record ids and numbers continue from the first one across chunks, the
+// System template and each event's EventData template are defined inline at
+// their first use in a chunk, names too. A chunk is written out as soon as
+// the next record does not fit in it, so memory does not grow with the file.
 type Writer struct {
 	w       io.WriterAt
 	chunk   chunkState
@@ -53,9 +71,15 @@ type Writer struct {
 	scratch recordEncoder
 }
 
-// NewWriter returns a Writer that writes to w from offset 0.
-func NewWriter(w io.WriterAt) *Writer {
-	wr := &Writer{w: w, nextID: 1}
+// NewWriter returns a Writer that writes to w from offset 0, numbering
+// records from 1, as a log just created or cleared.
+func NewWriter(w io.WriterAt) *Writer { return NewWriterFrom(w, 1) }
+
+// NewWriterFrom returns a Writer whose first record has id first (1 when
+// first is 0), as a log whose earlier records were overwritten or archived:
+// a machine's Security log is rarely at record 1.
+func NewWriterFrom(w io.WriterAt, first uint64) *Writer {
+	wr := &Writer{w: w, nextID: max(first, 1)}
 	wr.chunk.reset()
 	return wr
 }
@@ -76,19 +100,24 @@ func (w *Writer) NumberFrom(id uint64) error {
 
 // Write appends one record and returns its record id.
 func (w *Writer) Write(ev *Event) (uint64, error) {
+	if err := checkEvent(ev); err != nil {
+		return 0, err
+	}
+	return w.writeRecord(ev.Time, func(e *recordEncoder, id uint64) error {
+		return e.event(ev, id, nil)
+	})
+}
+
+func checkEvent(ev *Event) error {
 	for _, f := range ev.Data {
 		if f.Value.err != nil {
-			return 0, fmt.Errorf("evtxwrite: field %s: %w", f.Name, f.Value.err)
+			return fmt.Errorf("evtxwrite: field %s: %w", f.Name, f.Value.err)
 		}
 	}
 	if ev.Time.IsZero() {
-		return 0, errors.New("evtxwrite: event without a time")
+		return errors.New("evtxwrite: event without a time")
 	}
-	return w.writeRecord(ev.Time, func(e *recordEncoder, id uint64) error {
-		tree := eventTree(ev, id, &e.values)
-		e.templateRef(&tree)
-		return e.substitutions(e.values, nil)
-	})
+	return nil
 }
 
 // writeRecord appends one record whose binary XML body writes, at the end
@@ -133,7 +162,7 @@ func (w *Writer) Close() error {
 	}
 	h := make([]byte, parser.FileHeaderSize)
 	copy(h, parser.FileMagic)
-	le.PutUint64(h[8:], 0)
+	le.PutUint64(h[8:], 0) // first chunk: the log has not wrapped
 	if w.chunks > 0 {
 		le.PutUint64(h[16:], uint64(w.chunks-1))
 	}
@@ -159,6 +188,15 @@ func (w *Writer) flush() error {
 	return nil
 }
 
+// Size is the length of the file written so far, the current chunk included.
+func (w *Writer) Size() int64 {
+	n := int64(parser.FileHeaderSize) + int64(w.chunks)*parser.ChunkSize
+	if w.chunk.records > 0 {
+		n += parser.ChunkSize
+	}
+	return n
+}
+
 // chunkState is the chunk being filled: its bytes, and the names and
 // templates already defined in it, which later records reference by offset.
 type chunkState struct {
@@ -168,7 +206,7 @@ type chunkState struct {
 	firstID        uint64
 	lastRecord     int
 	names          map[string]uint32
-	templates      map[string]uint32
+	templates      map[string]definedTemplate // by key
 	stringBuckets  [64]uint32
 	templateBucket [32]uint32
 }
@@ -182,15 +220,20 @@ func (c *chunkState) reset() {
 	c.end = parser.ChunkTablesEnd
 	c.records = 0
 	c.names = map[string]uint32{}
-	c.templates = map[string]uint32{}
+	c.templates = map[string]definedTemplate{}
 	c.stringBuckets = [64]uint32{}
 	c.templateBucket = [32]uint32{}
 }
 
-func (c *chunkState) fits(n int) bool { return c.end+n <= parser.ChunkSize }
+// chunkReserve is what Windows leaves free at least after a chunk's last
+// record: 8 bytes is the least in the 573 chunks of the public sample logs,
+// and libevtx does not read a record that ends at the chunk's end.
+const chunkReserve = 8
+
+func (c *chunkState) fits(n int) bool { return c.end+n <= parser.ChunkSize-chunkReserve }
 
 // commit copies an encoded record into the chunk and links the names and
-// template it defined into the chunk's hash tables.
+// templates it defined into the chunk's hash tables.
 func (c *chunkState) commit(e *recordEncoder, id uint64) {
 	copy(c.b[c.end:], e.b)
 	if c.records == 0 {
@@ -205,15 +248,20 @@ func (c *chunkState) commit(e *recordEncoder, id uint64) {
 		c.stringBuckets[bucket] = n.offset
 		c.names[n.name] = n.offset
 	}
-	if e.newTemplate != "" {
-		bucket := e.templateID % 32
-		le.PutUint32(c.b[e.templateOffset:], c.templateBucket[bucket])
-		c.templateBucket[bucket] = e.templateOffset
-		c.templates[e.newTemplate] = e.templateOffset
+	for _, t := range e.newTemplates {
+		bucket := t.id % 32
+		le.PutUint32(c.b[t.offset:], c.templateBucket[bucket])
+		c.templateBucket[bucket] = t.offset
+		c.templates[t.key] = definedTemplate{t.id, t.offset}
 	}
 }
 
-// finish fills in the chunk header and checksums.
+// chunkFlags is what Windows writes at offset 120 of the chunk header of a
+// version 3.1 log.
+const chunkFlags = 1
+
+// finish fills in the chunk header and checksums. Windows numbers a live
+// log's records and ids alike.
 func (c *chunkState) finish() []byte {
 	b := c.b
 	copy(b, parser.ChunkMagic)
@@ -226,6 +274,7 @@ func (c *chunkState) finish() []byte {
 	le.PutUint32(b[44:], uint32(c.lastRecord))
 	le.PutUint32(b[48:], uint32(c.end))
 	le.PutUint32(b[52:], crc32.ChecksumIEEE(b[parser.ChunkTablesEnd:c.end]))
+	le.PutUint32(b[120:], chunkFlags)
 	for i, off := range c.stringBuckets {
 		le.PutUint32(b[128+4*i:], off)
 	}
@@ -255,23 +304,29 @@ const (
 	tokValue           = 0x05
 	tokAttribute       = 0x06
 	tokTemplate        = 0x0c
+	tokNormalSubst     = 0x0d
 	tokOptionalSubst   = 0x0e
 	tokFragment        = 0x0f
 	flagMoreOrHasAttrs = 0x40
+	noDependency       = 0xffff // the dependency id of an element that depends on no value
 )
 
+// recordAlign is the multiple of which Windows makes every record's size,
+// padding after the binary XML.
+const recordAlign = 8
+
 // recordEncoder builds one record's bytes for a given position in a chunk.
-// Names and the template not yet in the chunk are defined inline, as Windows
+// Names and templates not yet in the chunk are defined inline, as Windows
 // does at their first use.
 type recordEncoder struct {
-	b              []byte
-	base           uint32 // chunk offset of b[0]
-	chunk          *chunkState
-	newNames       []pendingName
-	newTemplate    string
-	templateID     uint32
-	templateOffset uint32
-	values         []Value
+	b            []byte
+	base         uint32 // chunk offset of b[0]
+	chunk        *chunkState
+	newNames     []pendingName
+	newTemplates []pendingTemplate
+	system       []Value // the System template's values
+	data         []Value // the EventData template's values
+	key          []byte  // a template's key, kept for its capacity
 }
 
 type pendingName struct {
@@ -279,16 +334,32 @@ type pendingName struct {
 	offset uint32
 }
 
-// encode lays out a record (header, the binary XML body writes, size
-// trailer) for the end of chunk c.
+// definedTemplate is a template defined in the chunk: its id and where its
+// definition is (its next-in-bucket field).
+type definedTemplate struct{ id, offset uint32 }
+
+// pendingTemplate is a template definition of the record being encoded,
+// linked into the chunk's table on commit.
+type pendingTemplate struct {
+	key    string
+	id     uint32
+	offset uint32
+}
+
+// encode lays out a record (header, the binary XML body writes, padding,
+// size trailer) for the end of chunk c.
 func (e *recordEncoder) encode(c *chunkState, id uint64, t time.Time, body func(e *recordEncoder, id uint64) error) ([]byte, error) {
-	*e = recordEncoder{b: e.b[:0], base: uint32(c.end), chunk: c, newNames: e.newNames[:0], values: e.values[:0]}
+	*e = recordEncoder{b: e.b[:0], base: uint32(c.end), chunk: c, newNames: e.newNames[:0], newTemplates: e.newTemplates[:0],
+		system: e.system[:0], data: e.data[:0], key: e.key[:0]}
 	e.b = append(e.b, parser.RecordMagic...)
 	e.b = le.AppendUint32(e.b, 0) // size, patched below
 	e.b = le.AppendUint64(e.b, id)
 	e.b = le.AppendUint64(e.b, ToFileTime(t))
 	if err := body(e, id); err != nil {
 		return nil, err
+	}
+	for (len(e.b)+4)%recordAlign != 0 {
+		e.b = append(e.b, 0)
 	}
 	e.b = le.AppendUint32(e.b, 0) // size trailer
 	size := uint32(len(e.b))
@@ -297,24 +368,65 @@ func (e *recordEncoder) encode(c *chunkState, id uint64, t time.Time, body func(
 	return e.b, nil
 }
 
-// templateRef writes a fragment header and a template instance's reference
-// to tree's template, defining it inline at its first use in the chunk. It
-// returns where in e.b the definition's size field is, or -1 when the
-// template was already defined.
-func (e *recordEncoder) templateRef(tree *node) int {
-	key := tree.key()
+// event writes ev as Windows does: a fragment holding an instance of the
+// System template, whose last value is binary XML holding an instance of
+// the event's EventData (or UserData) template, and the end-of-file token.
+// extra descriptors, if any, are appended to the inner instance's array.
+func (e *recordEncoder) event(ev *Event, id uint64, extra []descriptor) error {
+	system := systemTree(ev)
+	e.system = systemValues(e.system, ev, id)
 	e.b = append(e.b, tokFragment, 1, 1, 0)
-	sum := md5.Sum([]byte(key))
-	e.templateID = le.Uint32(sum[:])
-	e.b = append(e.b, tokTemplate, 1)
-	e.b = le.AppendUint32(e.b, e.templateID)
-	if off, ok := e.chunk.templates[key]; ok {
-		e.b = le.AppendUint32(e.b, off)
+	e.templateInstance(&system)
+	descriptors := e.descriptors(e.system, nil)
+	e.values(e.system[:sysEventData])
+	inner := len(e.b)
+	e.b = append(e.b, tokFragment, 1, 1, 0)
+	tree := dataTree(ev, &e.data)
+	e.templateInstance(&tree)
+	e.descriptors(e.data, extra)
+	e.values(e.data)
+	e.b = append(e.b, tokEOF)
+	size := len(e.b) - inner
+	if size > 0xffff {
+		return fmt.Errorf("evtxwrite: %s %d: event data of %d bytes, more than a value holds", ev.Provider, ev.EventID, size)
+	}
+	le.PutUint16(e.b[descriptors+4*sysEventData:], uint16(size))
+	e.b = append(e.b, tokEOF)
+	return e.checkValues()
+}
+
+// checkValues reports a value too long for its descriptor's size field.
+func (e *recordEncoder) checkValues() error {
+	for _, vs := range [][]Value{e.system, e.data} {
+		for _, v := range vs {
+			if len(v.bytes) > 0xffff {
+				return fmt.Errorf("evtxwrite: a value of %d bytes is too long", len(v.bytes))
+			}
+		}
+	}
+	return nil
+}
+
+// templateInstance writes a template instance of tree's template, defining
+// it inline at its first use in the chunk. It returns where in e.b the
+// definition's size field is, or -1 when the template was already defined.
+func (e *recordEncoder) templateInstance(tree *node) int {
+	e.key = tree.appendKey(e.key[:0])
+	if t, ok := e.chunk.templates[string(e.key)]; ok {
+		e.instance(t.id, t.offset)
 		return -1
 	}
-	e.templateOffset = e.offset() + 4
-	e.newTemplate = key
-	e.b = le.AppendUint32(e.b, e.templateOffset)
+	for _, t := range e.newTemplates {
+		if t.key == string(e.key) {
+			e.instance(t.id, t.offset)
+			return -1
+		}
+	}
+	sum := md5.Sum(e.key)
+	id := le.Uint32(sum[:]) // Windows' template ids are their GUID's first four bytes too
+	off := e.offset() + 10
+	e.instance(id, off)
+	e.newTemplates = append(e.newTemplates, pendingTemplate{string(e.key), id, off})
 	e.b = le.AppendUint32(e.b, 0) // next template in bucket, linked on commit
 	e.b = append(e.b, sum[:]...)
 	sizeAt := len(e.b)
@@ -326,15 +438,21 @@ func (e *recordEncoder) templateRef(tree *node) int {
 	return sizeAt
 }
 
-// substitutions writes a template instance's substitution array: the
-// descriptors of values, then extra descriptors that have no data, then the
-// values' data.
-func (e *recordEncoder) substitutions(values []Value, extra []descriptor) error {
+// instance writes a template instance's token, template id and definition
+// offset.
+func (e *recordEncoder) instance(id, def uint32) {
+	e.b = append(e.b, tokTemplate, 1)
+	e.b = le.AppendUint32(e.b, id)
+	e.b = le.AppendUint32(e.b, def)
+}
+
+// descriptors writes the count and value descriptors of a template
+// instance's substitution array, then extra descriptors that have no data,
+// and returns where in e.b the first descriptor is.
+func (e *recordEncoder) descriptors(values []Value, extra []descriptor) int {
 	e.b = le.AppendUint32(e.b, uint32(len(values)+len(extra)))
+	at := len(e.b)
 	for _, v := range values {
-		if len(v.bytes) > 0xffff {
-			return fmt.Errorf("evtxwrite: a value of %d bytes is too long", len(v.bytes))
-		}
 		e.b = le.AppendUint16(e.b, uint16(len(v.bytes)))
 		e.b = append(e.b, v.Type, 0)
 	}
@@ -342,10 +460,14 @@ func (e *recordEncoder) substitutions(values []Value, extra []descriptor) error 
 		e.b = le.AppendUint16(e.b, d.size)
 		e.b = append(e.b, d.typ, d.unused)
 	}
+	return at
+}
+
+// values writes the data of values, in order.
+func (e *recordEncoder) values(values []Value) {
 	for _, v := range values {
 		e.b = append(e.b, v.bytes...)
 	}
-	return nil
 }
 
 // descriptor is a value descriptor of a substitution array. Windows
@@ -389,7 +511,7 @@ func (e *recordEncoder) element(n *node) {
 		tok |= flagMoreOrHasAttrs
 	}
 	e.b = append(e.b, tok)
-	e.b = le.AppendUint16(e.b, 0xffff) // dependency id: none
+	e.b = le.AppendUint16(e.b, n.dependency())
 	sizeAt := len(e.b)
 	e.b = le.AppendUint32(e.b, 0)
 	e.nameRef(n.name)
@@ -425,12 +547,16 @@ func (e *recordEncoder) element(n *node) {
 func (e *recordEncoder) content(text string, sub *subst) {
 	switch {
 	case sub != nil:
-		e.b = append(e.b, tokOptionalSubst)
+		tok := byte(tokNormalSubst)
+		if sub.optional {
+			tok = tokOptionalSubst
+		}
+		e.b = append(e.b, tok)
 		e.b = le.AppendUint16(e.b, sub.index)
 		e.b = append(e.b, sub.typ)
 	case text != "":
 		u := utf16.Encode([]rune(text))
-		e.b = append(e.b, tokValue, typeString)
+		e.b = append(e.b, tokValue, TypeString)
 		e.b = le.AppendUint16(e.b, uint16(len(u)))
 		for _, c := range u {
 			e.b = le.AppendUint16(e.b, c)
@@ -445,6 +571,16 @@ type node struct {
 	children []node
 	text     string
 	sub      *subst
+	// dependsOn is 1 + the index of the value Windows marks the element
+	// as depending on; 0 for none.
+	dependsOn uint16
+}
+
+func (n *node) dependency() uint16 {
+	if n.dependsOn == 0 {
+		return noDependency
+	}
+	return n.dependsOn - 1
 }
 
 type attr struct {
@@ -453,83 +589,145 @@ type attr struct {
 	sub  *subst
 }
 
+// subst is a substitution: the index of its value and the type the
+// template declares, optional (left out when the value is null) or normal.
 type subst struct {
-	index uint16
-	typ   byte
+	index    uint16
+	typ      byte
+	optional bool
 }
 
-// key identifies a template: two events share one when their trees, literal
-// texts and substitution types are the same.
-func (n *node) key() string {
-	var sb strings.Builder
-	n.writeKey(&sb)
-	return sb.String()
-}
-
-func (n *node) writeKey(sb *strings.Builder) {
-	fmt.Fprintf(sb, "<%s", n.name)
+// appendKey appends what identifies n's template to b: two events share a
+// template when their trees, literal texts, substitutions and dependencies
+// are the same.
+func (n *node) appendKey(b []byte) []byte {
+	b = append(b, '<')
+	b = strconv.AppendQuote(b, n.name)
+	b = strconv.AppendUint(b, uint64(n.dependsOn), 10)
 	for _, a := range n.attrs {
-		fmt.Fprintf(sb, " %s=%q", a.name, a.text)
-		if a.sub != nil {
-			fmt.Fprintf(sb, "%%%d:%d", a.sub.index, a.sub.typ)
-		}
+		b = append(b, ' ')
+		b = strconv.AppendQuote(b, a.name)
+		b = append(b, '=')
+		b = strconv.AppendQuote(b, a.text)
+		b = a.sub.appendKey(b)
 	}
-	sb.WriteString(">")
+	b = append(b, '>')
 	for i := range n.children {
-		n.children[i].writeKey(sb)
+		b = n.children[i].appendKey(b)
 	}
-	fmt.Fprintf(sb, "%q", n.text)
-	if n.sub != nil {
-		fmt.Fprintf(sb, "%%%d:%d", n.sub.index, n.sub.typ)
-	}
-	fmt.Fprintf(sb, "</%s>", n.name)
+	b = strconv.AppendQuote(b, n.text)
+	b = n.sub.appendKey(b)
+	return append(b, '/', '>')
 }
 
-// eventTree lays out an event the way Windows templates do: the variable
-// System fields and every EventData value are substitutions, appended to
-// values in index order; provider and channel are literal text.
-func eventTree(ev *Event, id uint64, values *[]Value) node {
+func (s *subst) appendKey(b []byte) []byte {
+	if s == nil {
+		return b
+	}
+	b = append(b, '%')
+	b = strconv.AppendUint(b, uint64(s.index), 10)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, uint64(s.typ), 10)
+	if s.optional {
+		b = append(b, '?')
+	}
+	return b
+}
+
+// The System template's values, in the order Windows numbers them.
+const (
+	sysLevel = iota
+	sysOpcode
+	sysTask
+	sysEventID
+	sysQualifiers
+	sysKeywords
+	sysTimeCreated
+	sysActivityID
+	sysProcessID
+	sysThreadID
+	sysRecordID
+	sysVersion
+	sysUserID
+	sysRelatedActivityID
+	sysProviderName
+	sysProviderGUID
+	sysChannel
+	sysEventData
+	sysValues // how many
+)
+
+// systemValues appends ev's System values to vs, in the System template's
+// order; the last, the event data, is written by the caller.
+func systemValues(vs []Value, ev *Event, id uint64) []Value {
+	userID, providerGUID := Null(), Null()
+	if ev.UserID != "" {
+		userID = SID(ev.UserID)
+	}
+	if ev.ProviderGUID != "" {
+		providerGUID = GUID(ev.ProviderGUID)
+	}
+	return append(vs,
+		UInt8(ev.Level), UInt8(ev.Opcode), UInt16(ev.Task), UInt16(ev.EventID), Null(), HexInt64(ev.Keywords),
+		FileTime(ev.Time), Null(), UInt32(ev.ProcessID), UInt32(ev.ThreadID), UInt64(id), UInt8(ev.Version),
+		userID, Null(), String(ev.Provider), providerGUID, String(ev.Channel), Value{Type: TypeBinXML})
+}
+
+// systemTree is the System template as Windows writes it: every System
+// field an optional substitution but the computer name, which is literal
+// text, and the event data a binary XML value, placed in the Event element
+// (EventData) or in a UserData element.
+func systemTree(ev *Event) node {
+	opt := func(i int, typ byte) *subst { return &subst{index: uint16(i), typ: typ, optional: true} }
+	dep := func(i int) uint16 { return uint16(i + 1) }
+	system := node{name: "System", children: []node{
+		{name: "Provider", attrs: []attr{{name: "Name", sub: opt(sysProviderName, TypeString)}, {name: "Guid", sub: opt(sysProviderGUID, TypeGUID)}}},
+		{name: "EventID", attrs: []attr{{name: "Qualifiers", sub: opt(sysQualifiers, TypeUInt16)}}, sub: opt(sysEventID, TypeUInt16), dependsOn: dep(sysEventID)},
+		{name: "Version", sub: opt(sysVersion, TypeUInt8), dependsOn: dep(sysVersion)},
+		{name: "Level", sub: opt(sysLevel, TypeUInt8), dependsOn: dep(sysLevel)},
+		{name: "Task", sub: opt(sysTask, TypeUInt16), dependsOn: dep(sysTask)},
+		{name: "Opcode", sub: opt(sysOpcode, TypeUInt8), dependsOn: dep(sysOpcode)},
+		{name: "Keywords", sub: opt(sysKeywords, TypeHexInt64), dependsOn: dep(sysKeywords)},
+		{name: "TimeCreated", attrs: []attr{{name: "SystemTime", sub: opt(sysTimeCreated, TypeFileTime)}}},
+		{name: "EventRecordID", sub: opt(sysRecordID, TypeUInt64), dependsOn: dep(sysRecordID)},
+		{name: "Correlation", attrs: []attr{{name: "ActivityID", sub: opt(sysActivityID, TypeGUID)}, {name: "RelatedActivityID", sub: opt(sysRelatedActivityID, TypeGUID)}}},
+		{name: "Execution", attrs: []attr{{name: "ProcessID", sub: opt(sysProcessID, TypeUInt32)}, {name: "ThreadID", sub: opt(sysThreadID, TypeUInt32)}}},
+		{name: "Channel", sub: opt(sysChannel, TypeString), dependsOn: dep(sysChannel)},
+		{name: "Computer", text: ev.Computer},
+		{name: "Security", attrs: []attr{{name: "UserID", sub: opt(sysUserID, TypeSID)}}},
+	}}
+	event := node{name: "Event", attrs: []attr{{name: "xmlns", text: "http://schemas.microsoft.com/win/2004/08/events/event"}},
+		children: []node{system}}
+	data := opt(sysEventData, TypeBinXML)
+	if ev.UserData.Element != "" {
+		event.children = append(event.children, node{name: "UserData", sub: data, dependsOn: dep(sysEventData)})
+	} else {
+		event.sub, event.dependsOn = data, dep(sysEventData)
+	}
+	return event
+}
+
+// dataTree is the event's own template: EventData with a Data element per
+// field, or the provider's UserData element with an element per field; each
+// value a normal substitution, appended to values in index order.
+func dataTree(ev *Event, values *[]Value) node {
 	sub := func(v Value) *subst {
 		*values = append(*values, v)
-		return &subst{uint16(len(*values) - 1), v.Type}
+		return &subst{index: uint16(len(*values) - 1), typ: v.declaredType()}
 	}
-	provider := node{name: "Provider", attrs: []attr{{name: "Name", text: ev.Provider}}}
-	if ev.ProviderGUID != "" {
-		provider.attrs = append(provider.attrs, attr{name: "Guid", text: "{" + strings.Trim(ev.ProviderGUID, "{}") + "}"})
+	if ev.UserData.Element != "" {
+		n := node{name: ev.UserData.Element}
+		for _, a := range ev.UserData.Attrs {
+			n.attrs = append(n.attrs, attr{name: a.Name, text: a.Value})
+		}
+		for _, f := range ev.Data {
+			n.children = append(n.children, node{name: f.Name, sub: sub(f.Value)})
+		}
+		return n
 	}
-	security := node{name: "Security"}
-	if ev.UserID != "" {
-		security.attrs = []attr{{name: "UserID", sub: sub(SID(ev.UserID))}}
-	}
-	system := node{name: "System", children: []node{
-		provider,
-		{name: "EventID", sub: sub(UInt16(ev.EventID))},
-		{name: "Version", sub: sub(UInt8(ev.Version))},
-		{name: "Level", sub: sub(UInt8(ev.Level))},
-		{name: "Task", sub: sub(UInt16(ev.Task))},
-		{name: "Opcode", sub: sub(UInt8(ev.Opcode))},
-		{name: "Keywords", sub: sub(HexInt64(ev.Keywords))},
-		{name: "TimeCreated", attrs: []attr{{name: "SystemTime", sub: sub(FileTime(ev.Time))}}},
-		{name: "EventRecordID", sub: sub(UInt64(id))},
-		{name: "Correlation"},
-		{name: "Execution", attrs: []attr{{name: "ProcessID", sub: sub(UInt32(ev.ProcessID))}, {name: "ThreadID", sub: sub(UInt32(ev.ThreadID))}}},
-		{name: "Channel", text: ev.Channel},
-		{name: "Computer", sub: sub(String(ev.Computer))},
-		security,
-	}}
-	data := node{name: "EventData"}
+	n := node{name: "EventData"}
 	for _, f := range ev.Data {
-		data.children = append(data.children, node{name: "Data", attrs: []attr{{name: "Name", text: f.Name}}, sub: sub(f.Value)})
-	}
-	return node{name: "Event", attrs: []attr{{name: "xmlns", text: "http://schemas.microsoft.com/win/2004/08/events/event"}},
-		children: []node{system, data}}
-}
-
-// Size is the length of the file written so far, the current chunk included.
-func (w *Writer) Size() int64 {
-	n := int64(parser.FileHeaderSize) + int64(w.chunks)*parser.ChunkSize
-	if w.chunk.records > 0 {
-		n += parser.ChunkSize
+		n.children = append(n.children, node{name: "Data", attrs: []attr{{name: "Name", text: f.Name}}, sub: sub(f.Value)})
 	}
 	return n
 }

@@ -1,0 +1,4 @@
+package evtxwrite
+
+// Internals for the external tests of this package.
+var SampleEvents = sampleEvents
