@@ -413,9 +413,7 @@ func buildFindings(c *Case, shown []int, hits map[*timeline.Process][]*detection
 			Last: formatTime(f.Last(), c.Zone), Host: l.cut(f.Host), RuleID: l.cut(f.Rule.ID), RuleName: l.cut(f.Rule.Name), Severity: f.Rule.Severity,
 			Attack: l.cut(strings.Join(f.Rule.TechniqueIDs(), ", ")), Image: l.cut(p.Image), CommandLine: l.cut(p.CommandLine), User: l.cut(p.User),
 			NextHop: l.cut(hopText), RuleAnchor: ruleAnchor(f.Rule), NodeID: ids[p], PID: p.PID}
-		if p.Parent != nil {
-			hf.Parent = l.cut(p.Parent.Image)
-		}
+		hf.Parent = l.cut(p.ResolvedParentImage())
 		var chain []timeline.Step
 		hf.AncestorsNotShown, chain = chainSteps(p, l.chain)
 		for _, st := range chain {

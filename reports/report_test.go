@@ -3,9 +3,11 @@ package reports
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -441,5 +443,63 @@ func TestCutChainsAndRepeatedErrors(t *testing.T) {
 	rows, _ = f.GetRows(SheetErrors)
 	if len(rows) != 2 || len(rows[0]) != 7 || rows[0][6] != "More like it" || len(rows[1]) != 7 || rows[1][5] != "golang-evtx's process died" || rows[1][6] != repeated {
 		t.Errorf("Errors sheet %q", rows)
+	}
+}
+
+// TestViewsAgreeOnTheParent: every view of a process shows its parent by
+// timeline's one rule, the event's own fields first. mstsc.exe's event
+// spells its parent's image otherwise than netscan.exe's record does, and
+// records a parent command line other than netscan.exe's own.
+func TestViewsAgreeOnTheParent(t *testing.T) {
+	t0 := time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC)
+	b := timeline.NewBuilder(timeline.Options{})
+	b.Add(&parser.ProcessEvent{Host: "WKS01", Time: t0, Source: parser.SourceSysmon1, RecordID: 1, PID: 100, PPID: 50, Image: `C:\Tools\netscan.exe`,
+		CommandLine: "netscan.exe /linked", ProcessGUID: "A", ParentProcessGUID: "P", ParentImage: `C:\Windows\explorer.exe`, File: "x.evtx"})
+	b.Add(&parser.ProcessEvent{Host: "WKS01", Time: t0.Add(time.Second), Source: parser.SourceSysmon1, RecordID: 2, PID: 200, PPID: 100,
+		Image: `C:\Windows\System32\mstsc.exe`, CommandLine: "mstsc.exe /v:SRV01", ProcessGUID: "B", ParentProcessGUID: "A",
+		ParentImage: `\??\C:\Tools\NETSCAN.EXE`, ParentCommandLine: "netscan.exe /recorded", File: "x.evtx"})
+	tl := b.Build()
+	rules, err := detections.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Case{Version: "test", Zone: time.UTC, Timeline: tl, Rules: rules, Findings: detections.NewEngine(rules).Run(tl)}
+	mstsc := tl.Hosts[0].Processes[1]
+	const image, commandLine = `\??\C:\Tools\NETSCAN.EXE`, "netscan.exe /recorded"
+	if mstsc.Parent.Image != `C:\Tools\netscan.exe` || mstsc.Link != timeline.LinkGUID || len(c.Findings) == 0 {
+		t.Fatalf("mstsc.exe linked to %s (%s), %d findings", mstsc.Parent.Image, mstsc.Link, len(c.Findings))
+	}
+
+	f := openXLSX(t, c, XLSXOptions{})
+	det, _ := f.GetRows(SheetDetections)
+	for _, r := range det[1:] {
+		if r[10] != image || r[11] != commandLine {
+			t.Errorf("XLSX Detections: parent %q, parent command line %q; want %q, %q", r[10], r[11], image, commandLine)
+		}
+	}
+	tlRows, _ := f.GetRows(SheetTimeline)
+	if tlRows[2][6] != image {
+		t.Errorf("XLSX Timeline: parent %q, want %q", tlRows[2][6], image)
+	}
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, c, HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "parent <b>NETSCAN.EXE</b>") || strings.Contains(buf.String(), "parent <b>netscan.exe</b>") {
+		t.Error("the HTML report names the parent otherwise than the event")
+	}
+	buf.Reset()
+	if err := WriteTimelineJSONL(&buf, c.Processes(), time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	if want := `"parent_image":` + strconv.Quote(image); !strings.Contains(buf.String(), want) {
+		t.Errorf("timeline.jsonl lacks %s:\n%s", want, buf.String())
+	}
+	buf.Reset()
+	if err := WriteTimelineCSV(&buf, c.Processes(), time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := csv.NewReader(&buf).ReadAll(); err != nil || rows[2][10] != image || !strings.HasPrefix(rows[2][0], "WKS01: NETSCAN.EXE (100) started mstsc.exe") {
+		t.Errorf("CSV: %q %v", rows, err)
 	}
 }

@@ -494,13 +494,6 @@ func (x *xlsxWriter) detections() error {
 	for i, f := range x.c.Findings {
 		for _, h := range f.Hits[:min(len(f.Hits), xlsxHitRows)] {
 			p := h.Process
-			var parent, parentCmd string
-			if p.Parent != nil {
-				parent, parentCmd = p.Parent.Image, p.Parent.CommandLine
-				if parentCmd == "" {
-					parentCmd = p.ParentCommandLine
-				}
-			}
 			var chain []string
 			notShown, steps := chainSteps(p, 0)
 			if notShown > 0 {
@@ -520,7 +513,7 @@ func (x *xlsxWriter) detections() error {
 			ruleLink := excelize.Cell{Value: f.Rule.ID, Formula: fmt.Sprintf(`HYPERLINK("#'%s'!A%d","%s")`, SheetRules, x.ruleRow[f.Rule], formulaText(f.Rule.ID)), StyleID: x.styles.link}
 			if err := s.write([]any{i + 1, x.when(p.Time), f.Host, excelize.Cell{Value: string(f.Rule.Severity), StyleID: x.styles.severity[f.Rule.Severity]},
 				f.Rule.RiskScore, cellText(f.Rule.Name), strings.Join(f.Rule.TechniqueIDs(), ", "), parser.BaseName(p.Image), p.PID,
-				cellText(p.CommandLine), cellText(parent), cellText(parentCmd), p.User, h.NextHop, cellText(strings.Join(chain, " > ")),
+				cellText(p.CommandLine), cellText(p.ResolvedParentImage()), cellText(p.ResolvedParentCommandLine()), p.User, h.NextHop, cellText(strings.Join(chain, " > ")),
 				cellText(evidenceText(p.Evidence)), timelineLink, ruleLink}, excelize.RowOpts{StyleID: x.styles.wrap}); err != nil {
 				return err
 			}
