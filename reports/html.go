@@ -228,20 +228,15 @@ func (w *boundedBuffer) Write(p []byte) (int, error) {
 // script inline, nothing loaded from the network, no larger than
 // o.MaxBytes. Everything from the evidence goes through html/template's
 // escaping, with its control characters made visible.
-func WriteHTML(w io.Writer, c *Case, o HTMLOptions) error {
+func WriteHTML(w io.Writer, c *Case, o HTMLOptions) error { return writeHTML(w, c, c.view(), o) }
+
+func writeHTML(w io.Writer, c *Case, v *caseView, o HTMLOptions) error {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = 24_000_000
 	}
-	hits := map[*timeline.Process][]*detections.Finding{}
-	for _, f := range c.Findings {
-		for _, h := range f.Hits {
-			hits[h.Process] = append(hits[h.Process], f)
-		}
-	}
-	summary := c.Summary()
 	l := newHTMLLimits(o)
 	for attempt := 0; ; attempt++ {
-		r := buildHTMLReport(c, summary, hits, l)
+		r := buildHTMLReport(c, v, l)
 		r.Shortened = attempt > 0
 		buf := &boundedBuffer{limit: o.MaxBytes}
 		err := reportTmpl.Execute(buf, r)
@@ -256,12 +251,12 @@ func WriteHTML(w io.Writer, c *Case, o HTMLOptions) error {
 	}
 }
 
-func buildHTMLReport(c *Case, s Summary, hits map[*timeline.Process][]*detections.Finding, l htmlLimits) *htmlReport {
+func buildHTMLReport(c *Case, v *caseView, l htmlLimits) *htmlReport {
+	s := v.summary
 	r := &htmlReport{Version: l.cut(c.Version), Started: formatTime(c.Started, c.Zone), Finished: formatTime(c.Finished, c.Zone),
 		Zone: c.Zone.String(), CommandLine: l.cut(strings.Join(c.CommandLine, " ")), Summary: s}
-	by := c.FindingsBySeverity()
 	for i := len(detections.Severities) - 1; i >= 0; i-- {
-		r.Severities = append(r.Severities, htmlSeverity{detections.Severities[i], by[detections.Severities[i]]})
+		r.Severities = append(r.Severities, htmlSeverity{detections.Severities[i], s.Findings.BySeverity[detections.Severities[i]]})
 	}
 	for i, h := range s.Hosts {
 		if i == l.hosts {
@@ -282,8 +277,8 @@ func buildHTMLReport(c *Case, s Summary, hits map[*timeline.Process][]*detection
 	shown := shownFindings(c.Findings, l.findings)
 	r.FindingsOmitted = len(c.Findings) - len(shown)
 	ids := map[*timeline.Process]string{}
-	r.Hosts, r.HostsOmitted, r.BranchesOmitted = buildTrees(c, shown, hits, ids, l)
-	r.Findings = buildFindings(c, shown, hits, ids, l)
+	r.Hosts, r.HostsOmitted, r.BranchesOmitted = buildTrees(c, shown, v.findingsOf, ids, l)
+	r.Findings = buildFindings(c, shown, v.findingsOf, ids, l)
 	for _, f := range r.Findings {
 		if !slices.Contains(r.HostNames, f.Host) {
 			r.HostNames = append(r.HostNames, f.Host)
@@ -294,7 +289,7 @@ func buildHTMLReport(c *Case, s Summary, hits map[*timeline.Process][]*detection
 	}
 	slices.Sort(r.HostNames)
 	slices.Sort(r.RuleNames)
-	r.Rules, r.RulesOmitted = buildRules(c, l)
+	r.Rules, r.RulesOmitted = buildRules(v, l)
 	for _, f := range c.Files {
 		if len(r.Files) == l.files {
 			r.FilesOmitted++
@@ -345,27 +340,12 @@ func shownFindings(findings []*detections.Finding, n int) []int {
 	return idx
 }
 
-func buildRules(c *Case, l htmlLimits) ([]htmlRule, int) {
-	fired := map[*detections.Rule]int{}
-	for _, f := range c.Findings {
-		fired[f.Rule]++
-	}
-	rules := slices.Clone(c.Rules)
-	slices.SortStableFunc(rules, func(a, b *detections.Rule) int {
-		if (fired[a] > 0) != (fired[b] > 0) {
-			if fired[a] > 0 {
-				return -1
-			}
-			return 1
-		}
-		return b.Severity.Rank() - a.Severity.Rank()
-	})
-	omitted := max(0, len(rules)-l.rules)
-	rules = rules[:len(rules)-omitted]
+func buildRules(v *caseView, l htmlLimits) ([]htmlRule, int) {
+	omitted := max(0, len(v.rules)-l.rules)
 	var out []htmlRule
-	for _, rule := range rules {
+	for _, rule := range v.rules[:len(v.rules)-omitted] {
 		hr := htmlRule{Anchor: ruleAnchor(rule), ID: l.cut(rule.ID), Name: l.cut(rule.Name), Description: l.cut(rule.Description),
-			Origin: l.cut(rule.Origin), Version: l.cut(rule.Version), Severity: rule.Severity, Risk: rule.RiskScore, Fired: fired[rule],
+			Origin: l.cut(rule.Origin), Version: l.cut(rule.Version), Severity: rule.Severity, Risk: rule.RiskScore, Fired: v.fired[rule],
 			FalsePositives: l.cutAll(rule.FalsePositives), Response: l.cutAll(rule.Response), References: l.cutAll(rule.References),
 			Sources: l.cutAll(rule.DataSources)}
 		for _, a := range rule.Attack {

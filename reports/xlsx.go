@@ -221,19 +221,21 @@ func (s *sheetStream) close() error {
 // xlsxWriter holds the state shared by the sheets.
 type xlsxWriter struct {
 	c       *Case
+	v       *caseView
 	f       *excelize.File
 	styles  *xlsxStyles
 	maxRows int
 	ruleRow map[*detections.Rule]int // row of each rule in the Rules sheet
 	hitRows map[*timeline.Process]string
-	hits    map[*timeline.Process][]*detections.Finding
 }
 
 // WriteXLSX writes the annotated workbook. Sheets are streamed, so memory
 // does not grow with the timeline's length.
-func WriteXLSX(w io.Writer, c *Case, o XLSXOptions) error {
-	x := &xlsxWriter{c: c, f: excelize.NewFile(), maxRows: o.MaxRows, ruleRow: map[*detections.Rule]int{},
-		hitRows: map[*timeline.Process]string{}, hits: map[*timeline.Process][]*detections.Finding{}}
+func WriteXLSX(w io.Writer, c *Case, o XLSXOptions) error { return writeXLSX(w, c, c.view(), o) }
+
+func writeXLSX(w io.Writer, c *Case, v *caseView, o XLSXOptions) error {
+	x := &xlsxWriter{c: c, v: v, f: excelize.NewFile(), maxRows: o.MaxRows, ruleRow: map[*detections.Rule]int{},
+		hitRows: map[*timeline.Process]string{}}
 	defer x.f.Close()
 	if x.maxRows <= 0 || x.maxRows > excelMaxRows {
 		x.maxRows = excelMaxRows
@@ -241,11 +243,6 @@ func WriteXLSX(w io.Writer, c *Case, o XLSXOptions) error {
 	var err error
 	if x.styles, err = newXLSXStyles(x.f); err != nil {
 		return err
-	}
-	for _, fd := range c.Findings {
-		for _, h := range fd.Hits {
-			x.hits[h.Process] = append(x.hits[h.Process], fd)
-		}
 	}
 	// Sheets are created in display order first, then streamed one by one:
 	// the timeline before the detections, which link to its rows.
@@ -281,7 +278,7 @@ func (x *xlsxWriter) summary() error {
 	for i, w := range []float64{34, 22, 18, 16, 16, 16, 66} {
 		sw.SetColWidth(i+1, i+1, w)
 	}
-	s := x.c.Summary()
+	s := x.v.summary
 	row := 0
 	put := func(cells ...any) error {
 		row++
@@ -363,33 +360,10 @@ func (x *xlsxWriter) summary() error {
 	return sw.Flush()
 }
 
-// ruleOrder lists rules that fired first (by severity), then the others.
-func (x *xlsxWriter) ruleOrder() []*detections.Rule {
-	fired := map[*detections.Rule]bool{}
-	for _, f := range x.c.Findings {
-		fired[f.Rule] = true
-	}
-	rules := slices.Clone(x.c.Rules)
-	slices.SortStableFunc(rules, func(a, b *detections.Rule) int {
-		if fired[a] != fired[b] {
-			if fired[a] {
-				return -1
-			}
-			return 1
-		}
-		return b.Severity.Rank() - a.Severity.Rank()
-	})
-	return rules
-}
-
 func (x *xlsxWriter) rules() error {
 	s := x.newStream(SheetRules, []string{"Rule ID", "Name", "Severity", "Risk", "Findings", "ATT&CK", "Description", "False positives",
 		"Response actions", "References", "Data sources", "Version", "Origin"}, []float64{30, 40, 11, 6, 9, 38, 60, 45, 60, 45, 30, 10, 40})
-	count := map[*detections.Rule]int{}
-	for _, f := range x.c.Findings {
-		count[f.Rule]++
-	}
-	for _, r := range x.ruleOrder() {
+	for _, r := range x.v.rules {
 		var attack []string
 		for _, a := range r.Attack {
 			attack = append(attack, fmt.Sprintf("%s %s / %s %s", a.Tactic, a.TacticName, a.Technique, a.TechniqueName))
@@ -399,7 +373,7 @@ func (x *xlsxWriter) rules() error {
 			return err
 		}
 		x.ruleRow[r] = row
-		if err := s.write([]any{r.ID, cellText(r.Name), excelize.Cell{Value: string(r.Severity), StyleID: x.styles.severity[r.Severity]}, r.RiskScore, count[r],
+		if err := s.write([]any{r.ID, cellText(r.Name), excelize.Cell{Value: string(r.Severity), StyleID: x.styles.severity[r.Severity]}, r.RiskScore, x.v.fired[r],
 			cellText(strings.Join(attack, "\n")), cellText(r.Description), cellText(bullets(r.FalsePositives)), cellText(numbered(r.Response)),
 			cellText(strings.Join(r.References, "\n")), cellText(strings.Join(r.DataSources, "\n")), r.Version, cellText(r.Origin)},
 			excelize.RowOpts{StyleID: x.styles.wrap}); err != nil {
@@ -453,7 +427,7 @@ func evidenceText(ev []timeline.Evidence) string {
 func (x *xlsxWriter) timeline() error {
 	s := x.newStream(SheetTimeline, []string{"Time", "Host", "Depth", "Process", "PID", "PPID", "Parent", "Parent link", "User",
 		"Integrity", "Command line", "Findings", "Sources", "Evidence"}, []float64{27, 12, 6, 40, 8, 8, 30, 11, 24, 10, 80, 40, 24, 50})
-	for _, p := range x.c.Processes() {
+	for _, p := range x.v.processes {
 		sheet, row, err := s.next()
 		if err != nil {
 			return err
@@ -463,7 +437,7 @@ func (x *xlsxWriter) timeline() error {
 			sources = append(sources, string(src))
 		}
 		style := x.styles.wrap
-		found := x.hits[p]
+		found := x.v.findingsOf[p]
 		if len(found) > 0 {
 			style = x.styles.hit
 			x.hitRows[p] = fmt.Sprintf("'%s'!A%d", sheet, row)
