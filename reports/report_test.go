@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -501,5 +502,40 @@ func TestViewsAgreeOnTheParent(t *testing.T) {
 	}
 	if rows, err := csv.NewReader(&buf).ReadAll(); err != nil || rows[2][10] != image || !strings.HasPrefix(rows[2][0], "WKS01: NETSCAN.EXE (100) started mstsc.exe") {
 		t.Errorf("CSV: %q %v", rows, err)
+	}
+}
+
+// TestXLSXRuleLinksAcrossSheets: once the Rules sheet continues on
+// "Rules (2)" and further, each finding's rule link still lands on its
+// rule's row (issue 13, bug 5).
+func TestXLSXRuleLinksAcrossSheets(t *testing.T) {
+	c := hostileCase(t)
+	f := openXLSX(t, c, XLSXOptions{MaxRows: 2}) // a rule a sheet: the rules that fired are first
+	if _, err := f.GetRows(sheetName(SheetRules, 3)); err != nil || len(c.Findings) == 0 {
+		t.Fatalf("want rules over 3 sheets or more and findings: %v, %d findings", err, len(c.Findings))
+	}
+	link := regexp.MustCompile(`^HYPERLINK\("#'([^']+)'!(A[0-9]+)","([^"]*)"\)$`)
+	checked := 0
+	for part := 1; ; part++ {
+		rows, err := f.GetRows(sheetName(SheetDetections, part))
+		if err != nil {
+			break
+		}
+		for i := range rows[1:] {
+			cell := fmt.Sprintf("R%d", i+2)
+			formula, _ := f.GetCellFormula(sheetName(SheetDetections, part), cell)
+			m := link.FindStringSubmatch(formula)
+			if m == nil {
+				t.Errorf("%s: rule link %q", cell, formula)
+				continue
+			}
+			if id, _ := f.GetCellValue(m[1], m[2]); id != m[3] || !strings.HasPrefix(m[1], SheetRules) {
+				t.Errorf("%s: the link to rule %s lands on %q in %s!%s", cell, m[3], id, m[1], m[2])
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Error("no rule link checked")
 	}
 }

@@ -220,13 +220,13 @@ func (s *sheetStream) close() error {
 
 // xlsxWriter holds the state shared by the sheets.
 type xlsxWriter struct {
-	c       *Case
-	v       *caseView
-	f       *excelize.File
-	styles  *xlsxStyles
-	maxRows int
-	ruleRow map[*detections.Rule]int // row of each rule in the Rules sheet
-	hitRows map[*timeline.Process]string
+	c        *Case
+	v        *caseView
+	f        *excelize.File
+	styles   *xlsxStyles
+	maxRows  int
+	ruleRows map[*detections.Rule]string  // each rule's row in the Rules sheets, as a link target
+	hitRows  map[*timeline.Process]string // each hit's row in the Timeline sheets
 }
 
 // WriteXLSX writes the annotated workbook. Sheets are streamed, so memory
@@ -234,7 +234,7 @@ type xlsxWriter struct {
 func WriteXLSX(w io.Writer, c *Case, o XLSXOptions) error { return writeXLSX(w, c, c.view(), o) }
 
 func writeXLSX(w io.Writer, c *Case, v *caseView, o XLSXOptions) error {
-	x := &xlsxWriter{c: c, v: v, f: excelize.NewFile(), maxRows: o.MaxRows, ruleRow: map[*detections.Rule]int{},
+	x := &xlsxWriter{c: c, v: v, f: excelize.NewFile(), maxRows: o.MaxRows, ruleRows: map[*detections.Rule]string{},
 		hitRows: map[*timeline.Process]string{}}
 	defer x.f.Close()
 	if x.maxRows <= 0 || x.maxRows > excelMaxRows {
@@ -368,11 +368,11 @@ func (x *xlsxWriter) rules() error {
 		for _, a := range r.Attack {
 			attack = append(attack, fmt.Sprintf("%s %s / %s %s", a.Tactic, a.TacticName, a.Technique, a.TechniqueName))
 		}
-		_, row, err := s.next()
+		sheet, row, err := s.next()
 		if err != nil {
 			return err
 		}
-		x.ruleRow[r] = row
+		x.ruleRows[r] = cellRef(sheet, row)
 		if err := s.write([]any{r.ID, cellText(r.Name), excelize.Cell{Value: string(r.Severity), StyleID: x.styles.severity[r.Severity]}, r.RiskScore, x.v.fired[r],
 			cellText(strings.Join(attack, "\n")), cellText(r.Description), cellText(bullets(r.FalsePositives)), cellText(numbered(r.Response)),
 			cellText(strings.Join(r.References, "\n")), cellText(strings.Join(r.DataSources, "\n")), r.Version, cellText(r.Origin)},
@@ -440,7 +440,7 @@ func (x *xlsxWriter) timeline() error {
 		found := x.v.findingsOf[p]
 		if len(found) > 0 {
 			style = x.styles.hit
-			x.hitRows[p] = fmt.Sprintf("'%s'!A%d", sheet, row)
+			x.hitRows[p] = cellRef(sheet, row)
 		}
 		label := strings.Repeat("    ", min(p.Depth, 40)) + parser.BaseName(p.Image)
 		if err := s.write([]any{x.when(p.Time), p.Host.Name, p.Depth, cellText(label), p.PID, p.PPID, cellText(p.ResolvedParentImage()), string(p.Link),
@@ -484,7 +484,7 @@ func (x *xlsxWriter) detections() error {
 			if ref, ok := x.hitRows[p]; ok {
 				timelineLink = excelize.Cell{Value: "go to row", Formula: fmt.Sprintf(`HYPERLINK("#%s","go to row")`, ref), StyleID: x.styles.link}
 			}
-			ruleLink := excelize.Cell{Value: f.Rule.ID, Formula: fmt.Sprintf(`HYPERLINK("#'%s'!A%d","%s")`, SheetRules, x.ruleRow[f.Rule], formulaText(f.Rule.ID)), StyleID: x.styles.link}
+			ruleLink := excelize.Cell{Value: f.Rule.ID, Formula: fmt.Sprintf(`HYPERLINK("#%s","%s")`, x.ruleRows[f.Rule], formulaText(f.Rule.ID)), StyleID: x.styles.link}
 			if err := s.write([]any{i + 1, x.when(p.Time), f.Host, excelize.Cell{Value: string(f.Rule.Severity), StyleID: x.styles.severity[f.Rule.Severity]},
 				f.Rule.RiskScore, cellText(f.Rule.Name), strings.Join(f.Rule.TechniqueIDs(), ", "), parser.BaseName(p.Image), p.PID,
 				cellText(p.CommandLine), cellText(p.ResolvedParentImage()), cellText(p.ResolvedParentCommandLine()), p.User, h.NextHop, cellText(strings.Join(chain, " > ")),
@@ -502,6 +502,10 @@ func (x *xlsxWriter) detections() error {
 	}
 	return s.finish()
 }
+
+// cellRef is the first cell of a row, as a link names it. A sheet of rules
+// or of the timeline may be a numbered continuation ("Rules (2)").
+func cellRef(sheet string, row int) string { return fmt.Sprintf("'%s'!A%d", sheet, row) }
 
 // formulaText escapes a string for use inside a formula's string literal.
 func formulaText(s string) string { return strings.ReplaceAll(s, `"`, `""`) }
