@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/evtxhunt/evtxhunt/detections"
 	"github.com/evtxhunt/evtxhunt/internal/termsafe"
@@ -84,24 +83,12 @@ func (l htmlLimits) shrink() htmlLimits {
 }
 
 // cut makes a value from the evidence or a rule fit for the report:
-// control characters visible (termsafe), and cut to the bound with a marker
-// that says where the whole value is.
+// control characters visible (termsafe), and its first l.text characters
+// shown, then a marker that says where the whole value is.
 func (l htmlLimits) cut(s string) string {
-	head, rest := s, 0
-	if len(s) > l.text { // only the first l.text characters can be shown
-		i := 0
-		for n := 0; n < l.text && i < len(s); n++ {
-			_, size := utf8.DecodeRuneInString(s[i:])
-			i += size
-		}
-		head, rest = s[:i], utf8.RuneCountInString(s[i:])
-	}
-	head = termsafe.String(head) // escapes make it longer
-	if n := utf8.RuneCountInString(head); n > l.text {
-		r := []rune(head)
-		head, rest = string(r[:l.text]), rest+n-l.text
-	}
-	if rest == 0 {
+	head, rest := termsafe.Head(s, l.text, termsafe.Runes) // only those can be shown: escape no more
+	head, more := termsafe.Head(termsafe.String(head), l.text, termsafe.Runes)
+	if rest += more; rest == 0 {
 		return head
 	}
 	return head + fmt.Sprintf(" … [%d more characters: the whole value is in the JSON files]", rest)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
 
@@ -537,5 +539,33 @@ func TestXLSXRuleLinksAcrossSheets(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Error("no rule link checked")
+	}
+}
+
+// TestXLSXCellsCountCharacters: Excel's bound of 32,767 characters counts
+// UTF-16 units, so 20,000 CJK characters (60,000 bytes) fit whole, and
+// 20,000 emoji (40,000 units) are cut between two of them with a marker
+// counting what was left out, within the bound.
+func TestXLSXCellsCountCharacters(t *testing.T) {
+	t0 := time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC)
+	cjk, emoji := strings.Repeat("漢", 20_000), strings.Repeat("😀", 20_000)
+	b := timeline.NewBuilder(timeline.Options{})
+	for i, cmd := range []string{cjk, emoji} {
+		b.Add(&parser.ProcessEvent{Host: "WKS01", Time: t0.Add(time.Duration(i) * time.Second), Source: parser.SourceSysmon1, RecordID: uint64(i + 1),
+			PID: uint32(100 + i), PPID: 50, Image: `C:\x.exe`, ProcessGUID: fmt.Sprint(i), CommandLine: cmd, File: "x.evtx"})
+	}
+	f := openXLSX(t, &Case{Version: "test", Zone: time.UTC, Timeline: b.Build()}, XLSXOptions{})
+	if got, _ := f.GetCellValue(SheetTimeline, "K2"); got != cjk {
+		t.Errorf("K2: %d characters of %d, ends %q", utf8.RuneCountInString(got), 20_000, got[max(0, len(got)-60):])
+	}
+	got, _ := f.GetCellValue(SheetTimeline, "K3")
+	marker := regexp.MustCompile(` \[\.\.\. cut: ([0-9]+) characters; the full value is in the JSON lines\]$`).FindStringSubmatch(got)
+	if marker == nil {
+		t.Fatalf("K3: %d characters, no marker at the end: %q", utf8.RuneCountInString(got), got[max(0, len(got)-80):])
+	}
+	head := strings.TrimSuffix(got, marker[0])
+	if units := len(utf16.Encode([]rune(got))); units > excelMaxCellChars || units < excelMaxCellChars-1 ||
+		strings.Trim(head, "😀") != "" || marker[1] != strconv.Itoa(2*(20_000-utf8.RuneCountInString(head))) {
+		t.Errorf("K3: %d UTF-16 units, %d emoji, marker %q", units, utf8.RuneCountInString(head), marker)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/evtxhunt/evtxhunt/parser"
 	"github.com/evtxhunt/evtxhunt/timeline"
@@ -123,5 +124,22 @@ func TestCSVGuardsCells(t *testing.T) {
 	var rec map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil || rec["command_line"] != hostile.CommandLine || rec["image"] != hostile.Image {
 		t.Errorf("timeline.jsonl lost the exact values: %v %v", rec, err)
+	}
+}
+
+// TestWriteTreeCutsCharacters: a long command line of multibyte text is
+// cut after 137 characters, never inside one, so the tree stays UTF-8
+// (issue 13, bug 6).
+func TestWriteTreeCutsCharacters(t *testing.T) {
+	b := timeline.NewBuilder(timeline.Options{})
+	b.Add(&parser.ProcessEvent{Host: "WKS01", Time: time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC), Source: parser.SourceSysmon1, RecordID: 1,
+		PID: 100, PPID: 50, Image: `C:\Tools\x.exe`, ProcessGUID: "A", CommandLine: "x.exe " + strings.Repeat("漢é", 100), File: "x.evtx"})
+	var buf bytes.Buffer
+	if err := WriteTree(&buf, b.Build(), timeline.Filter{}, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	want := "  x.exe " + strings.Repeat("漢é", 65) + "漢...\n" // 6 + 131 characters, then the marker
+	if !utf8.Valid(buf.Bytes()) || !strings.Contains(buf.String(), want) {
+		t.Errorf("tree:\n%s\nwant a line ending %q", buf.String(), want)
 	}
 }

@@ -43,24 +43,15 @@ type XLSXOptions struct {
 // cellText makes a value safe for a cell. XML cannot hold most control
 // characters (the library would turn them into U+FFFD), and bidirectional
 // overrides would show text reversed: both are visible escapes (termsafe;
-// line feeds and tabs stay). Excel holds at most 32,767 characters, so
-// longer values are cut with a visible marker (the full value stays in the
-// JSON lines). Strings are always written as text, never as formulas,
-// whatever they start with.
+// line feeds and tabs stay). Excel holds at most 32,767 characters, counted
+// in UTF-16, so longer values are cut with a visible marker (the full value
+// stays in the JSON lines). Strings are always written as text, never as
+// formulas, whatever they start with.
 func cellText(s string) string {
-	s = termsafe.Text(s)
-	if len(s) <= excelMaxCellChars {
-		return s
-	}
-	marker := fmt.Sprintf(" [... cut: %d characters; the full value is in the JSON lines]", len(s))
-	cut := excelMaxCellChars - len(marker)
-	for cut > 0 && !utf8Start(s[cut]) {
-		cut--
-	}
-	return s[:cut] + marker
+	return termsafe.Cut(termsafe.Text(s), excelMaxCellChars, termsafe.UTF16, func(n int) string {
+		return fmt.Sprintf(" [... cut: %d characters; the full value is in the JSON lines]", n)
+	})
 }
-
-func utf8Start(b byte) bool { return b&0xc0 != 0x80 }
 
 // xlsxStyles are the workbook's cell styles.
 type xlsxStyles struct {
