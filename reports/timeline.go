@@ -1,6 +1,3 @@
-// Package reports writes what leaves the building: the timeline as JSON
-// lines and as Timesketch CSV, the process trees as text, and (later) the
-// case folder's summaries and the XLSX and HTML reports.
 package reports
 
 import (

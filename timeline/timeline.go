@@ -5,6 +5,17 @@
 // every link that is not certain. Evidence is hostile: records that two files
 // hold in different versions are all kept and reported, and no input makes
 // the build slower than O(n log n).
+//
+// A Builder takes the events as the scanner delivers them (Add) and Build
+// makes the Timeline: its Hosts, each with its Processes in time order and
+// the Placeholders standing for parents never logged, the records read
+// twice (Duplicates) and those read in conflicting versions (Conflicts).
+// A Process embeds its merged event; every report and rule reads its
+// parent's fields through ResolvedParentImage and ResolvedParentCommandLine,
+// and asks which records saw it with SeenBy and Sources. Chain and
+// Descendants are the bounded walks reports draw, Ancestors the whole
+// ancestry rules test. Filter and Select pick processes by time, host,
+// user and text.
 package timeline
 
 import (
