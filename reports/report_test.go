@@ -569,3 +569,25 @@ func TestXLSXCellsCountCharacters(t *testing.T) {
 		t.Errorf("K3: %d UTF-16 units, %d emoji, marker %q", units, utf8.RuneCountInString(head), marker)
 	}
 }
+
+// TestXLSXErrorsSheet lists a file's error (one of the file itself, in no
+// chunk), how many more it had, and a path not read, each escaped.
+func TestXLSXErrorsSheet(t *testing.T) {
+	c := hostileCase(t)
+	c.Files = []*parser.FileStats{{Path: "a.evtx", ErrorCount: 5, ErrorsOmitted: 4, SHA256Omitted: "read errors",
+		Errors: []parser.DecodeError{{File: "a.evtx", Kind: parser.ErrFile, Chunk: -1, Reason: "=bad\x1b[31m"}}}}
+	c.NotRead = []parser.NotRead{{Path: "b\x1b.evtx", Reason: "permission denied"}}
+	rows, err := openXLSX(t, c, XLSXOptions{}).GetRows(SheetErrors)
+	if err != nil || len(rows) != 4 {
+		t.Fatalf("Errors: %q %v", rows, err)
+	}
+	if r := rows[1]; r[0] != "a.evtx" || r[1] != "file" || r[3] != "" || r[5] != `=bad\x1b[31m` {
+		t.Errorf("error row %q", r)
+	}
+	if r := rows[2]; r[1] != "omitted" || !strings.HasPrefix(r[5], "4 more errors in this file") {
+		t.Errorf("omitted row %q", r)
+	}
+	if r := rows[3]; r[0] != `b\x1b.evtx` || r[1] != "not read" || r[5] != "permission denied" {
+		t.Errorf("not read row %q", r)
+	}
+}
