@@ -166,18 +166,19 @@ func read(dir string, v any) error {
 // LoadIncident reads the committed incident's manifest, or fails the test.
 func LoadIncident(t testing.TB) *Incident {
 	t.Helper()
-	m, err := ReadIncident(Path(t, IncidentDir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return load(t, IncidentDir, ReadIncident)
 }
 
 // LoadHostile reads the committed crafted files' manifest, or fails the
 // test.
 func LoadHostile(t testing.TB) *Hostile {
 	t.Helper()
-	m, err := ReadHostile(Path(t, HostileDir))
+	return load(t, HostileDir, ReadHostile)
+}
+
+func load[M any](t testing.TB, dir string, read func(dir string) (*M, error)) *M {
+	t.Helper()
+	m, err := read(Path(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
