@@ -2,8 +2,6 @@ package detections
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evtxhunt/evtxhunt/internal/testevidence"
 	"github.com/evtxhunt/evtxhunt/parser"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
@@ -39,66 +38,37 @@ func builtinEngine(t testing.TB) *Engine {
 	return NewEngine(rules)
 }
 
-type expected struct {
-	Rule    string `json:"rule"`
-	What    string `json:"what"`
-	Host    string `json:"host"`
-	NextHop string `json:"next_hop"`
-	Process struct {
-		Image   string `json:"image"`
-		PID     uint32 `json:"pid"`
-		Records []struct {
-			File     string `json:"file"`
-			RecordID uint64 `json:"record_id"`
-		} `json:"records"`
-	} `json:"process"`
-}
-
-func (e expected) key() string {
-	return fmt.Sprintf("%s %s %s pid %d", e.Rule, e.Host, e.Process.Image, e.Process.PID)
-}
-
 // TestGeneratedIncidentFindings holds the rules to the manifest of the
 // generated incident: exactly the detections it lists, none of its decoys.
 func TestGeneratedIncidentFindings(t *testing.T) {
 	const evidence = "../testdata/evidence"
-	b, err := os.ReadFile(filepath.Join(evidence, "EXPECTED.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m struct {
-		Detections  []expected `json:"detections"`
-		MustNotFire []expected `json:"must_not_fire"`
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	m := testevidence.LoadIncident(t)
 	findings := builtinEngine(t).Run(scanTimeline(t, evidence))
 
 	got := map[string]Hit{}
 	var gotKeys []string
 	for _, f := range findings {
 		for _, h := range f.Hits {
-			k := fmt.Sprintf("%s %s %s pid %d", f.Rule.ID, f.Host, h.Process.Image, h.Process.PID)
+			k := testevidence.HitKey(f.Rule.ID, f.Host, h.Process.Image, h.Process.PID)
 			got[k] = h
 			gotKeys = append(gotKeys, k)
 		}
 	}
 	var wantKeys []string
 	for _, d := range m.Detections {
-		wantKeys = append(wantKeys, d.key())
-		h, ok := got[d.key()]
+		wantKeys = append(wantKeys, d.Key())
+		h, ok := got[d.Key()]
 		if !ok {
 			continue
 		}
 		if h.NextHop != d.NextHop {
-			t.Errorf("%s: next hop %q, manifest %q", d.key(), h.NextHop, d.NextHop)
+			t.Errorf("%s: next hop %q, manifest %q", d.Key(), h.NextHop, d.NextHop)
 		}
 		for _, r := range d.Process.Records {
 			if !slices.ContainsFunc(h.Process.Evidence, func(e timeline.Evidence) bool {
 				return e.RecordID == r.RecordID && strings.HasSuffix(filepath.ToSlash(e.File), r.File)
 			}) {
-				t.Errorf("%s: evidence %v lacks %s#%d", d.key(), h.Process.Evidence, r.File, r.RecordID)
+				t.Errorf("%s: evidence %v lacks %s#%d", d.Key(), h.Process.Evidence, r.File, r.RecordID)
 			}
 		}
 	}
@@ -108,8 +78,8 @@ func TestGeneratedIncidentFindings(t *testing.T) {
 		t.Errorf("hits:\n%s\nmanifest:\n%s", strings.Join(gotKeys, "\n"), strings.Join(wantKeys, "\n"))
 	}
 	for _, d := range m.MustNotFire {
-		if _, ok := got[d.key()]; ok {
-			t.Errorf("decoy fired: %s (%s)", d.key(), d.What)
+		if _, ok := got[d.Key()]; ok {
+			t.Errorf("decoy fired: %s (%s)", d.Key(), d.What)
 		}
 	}
 	// The seed hunt groups per host: one finding per host, with the chain.

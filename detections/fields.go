@@ -77,7 +77,7 @@ const (
 var fields = [numFields]field{
 	fieldCommandLine:       {"CommandLine", "command_line", keyword, func(p *timeline.Process) string { return p.CommandLine }},
 	fieldImage:             {"Image", "image", keyword | windowsPath, func(p *timeline.Process) string { return p.Image }},
-	fieldParentCommandLine: {"ParentCommandLine", "", keyword, parentCommandLine},
+	fieldParentCommandLine: {"ParentCommandLine", "", keyword, (*timeline.Process).ResolvedParentCommandLine},
 	fieldParentImage:       {"ParentImage", "", keyword, (*timeline.Process).ResolvedParentImage},
 	fieldOriginalFileName:  {"OriginalFileName", "original_file_name", sysmonOnly | keyword, func(p *timeline.Process) string { return p.OriginalFileName }},
 	fieldDescription:       {"Description", "description", sysmonOnly | keyword, func(p *timeline.Process) string { return p.Description }},
@@ -94,8 +94,10 @@ var fields = [numFields]field{
 	fieldUserSID:           {"", "user_sid", 0, func(p *timeline.Process) string { return p.UserSID }},
 	fieldIntegrityLevel:    {"IntegrityLevel", "integrity_level", 0, func(p *timeline.Process) string { return p.IntegrityLevel }},
 	fieldTokenElevation:    {"", "token_elevation", 0, func(p *timeline.Process) string { return p.TokenElevation }},
-	// The pack's parent_command_line is the event's own, as recorded; its
-	// parent role reads the resolved parent's command line.
+	// The pack's parent_command_line is the event's own, as recorded (its
+	// parent role reads the linked parent's command line): not Sigma's
+	// ParentCommandLine, which falls back to the linked parent's as every
+	// report does. The pack's language documents and tests it so.
 	fieldRecordedParentCommandLine: {"", "parent_command_line", sysmonOnly, func(p *timeline.Process) string { return p.ParentCommandLine }},
 	fieldParentUser:                {"ParentUser", "", sysmonOnly, func(p *timeline.Process) string { return p.ParentUser }},
 	fieldProcessID:                 {"ProcessId", "", volatile, func(p *timeline.Process) string { return strconv.FormatUint(uint64(p.PID), 10) }},
@@ -110,17 +112,8 @@ var fields = [numFields]field{
 	fieldProviderName:      {"Provider_Name", "", 0, providerName},
 }
 
-// parentCommandLine is Sigma's ParentCommandLine: the event's, else the
-// resolved parent's (Security 4688 does not record it).
-func parentCommandLine(p *timeline.Process) string {
-	if p.ParentCommandLine != "" || p.Parent == nil {
-		return p.ParentCommandLine
-	}
-	return p.Parent.CommandLine
-}
-
 func providerName(p *timeline.Process) string {
-	if p.ProcessGUID != "" {
+	if p.SeenBy(parser.SourceSysmon1) {
 		return parser.ProviderSysmon
 	}
 	return parser.ProviderSecurityAuditing
@@ -260,7 +253,7 @@ func (c *fieldCache) get(p *timeline.Process, id fieldID) *fieldValue {
 	switch {
 	case of == nil:
 		f.raw, f.state = "", noProcess
-	case id.is(sysmonOnly) && of.ProcessGUID == "": // not seen by Sysmon
+	case id.is(sysmonOnly) && !of.SeenBy(parser.SourceSysmon1):
 		f.raw, f.state = id.def().get(of), unrecorded
 	default:
 		f.raw, f.state = id.def().get(of), recorded

@@ -4,6 +4,16 @@
 // own folder (LoadDir), and SigmaHQ's process_creation rules (LoadSigma).
 // Both formats compile into one condition tree over one table of process
 // fields, which one Engine evaluates.
+//
+// NewEngine(rules).Run(timeline) matches every rule against every logged
+// process and returns Findings: a rule's Hits on one host, gathered per
+// host or per thing run (the same image, parent and command line shape),
+// each hit with the machine its command line moves to (NextHop), and the
+// records behind them (Finding.Evidence). A RuleSet keeps, beside the rules, every file that
+// did not load and why; RunTests runs the tests a rule file carries on a
+// timeline built from them. Rules read a process's parent as the timeline
+// resolves it (timeline.Process's accessors); the pack's language and
+// Sigma's keep their own documented semantics as options of one compiler.
 package detections
 
 import (

@@ -149,6 +149,16 @@ func TestSigmaLanguage(t *testing.T) {
 		{"1 of them", "    a:\n        Image|endswith: '\\x.exe'\n    b:\n        IntegrityLevel: High\n    condition: 1 of them", cmd(""), true},
 		{"all of them", "    a:\n        Image|endswith: '\\cmd.exe'\n    b:\n        IntegrityLevel: High\n    condition: all of them", cmd(""), true},
 		{"list of maps is any", "    sel:\n        - Image|endswith: '\\x.exe'\n        - OriginalFileName: 'cmd.exe'\n    condition: sel", cmd(""), true},
+		// Sysmon recorded the fields of a record it wrote, even one that
+		// lacks its ProcessGuid (a damaged or crafted record).
+		{"Sysmon without a GUID records OriginalFileName", "    sel:\n        OriginalFileName: 'cmd.exe'\n    condition: sel",
+			parser.ProcessEvent{Image: "x.exe", OriginalFileName: "Cmd.Exe", Source: parser.SourceSysmon1}, true},
+		{"Sysmon without a GUID is Sysmon's", "    sel:\n        Provider_Name: 'Microsoft-Windows-Sysmon'\n    condition: sel",
+			parser.ProcessEvent{Image: "x.exe", Source: parser.SourceSysmon1}, true},
+		{"ProcessGuid braced, lower case", "    sel:\n        ProcessGuid: '{0a1b-c2}'\n    condition: sel",
+			parser.ProcessEvent{Image: "x.exe", ProcessGUID: "0A1B-C2", Source: parser.SourceSysmon1}, true},
+		{"one hash of Hashes", "    sel:\n        sha256: 'abc'\n    condition: sel",
+			parser.ProcessEvent{Image: "x.exe", Hashes: "MD5=123,SHA256=ABC,IMPHASH=456", Source: parser.SourceSysmon1, ProcessGUID: "G"}, true},
 		{"ParentImage from the resolved parent on 4688", "    sel:\n        ParentImage|endswith: '\\cmd.exe'\n    condition: sel",
 			parser.ProcessEvent{Image: "x.exe", Source: parser.SourceSecurity4688}, false},
 	}

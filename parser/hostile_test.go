@@ -2,7 +2,6 @@ package parser
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -10,38 +9,13 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/evtxhunt/evtxhunt/internal/testevidence"
 )
 
-// The crafted files of testdata/hostile, written by cmd/evtxgen -hostile,
-// and its manifest.
+// The crafted files of testdata/hostile, written by cmd/evtxgen -hostile
+// with their manifest (testevidence.Hostile).
 const hostileDir = "../testdata/hostile"
-
-type hostileFacts struct {
-	File          string `json:"file"`
-	HostileChunks []struct {
-		Index  int   `json:"index"`
-		Offset int64 `json:"offset"`
-	} `json:"hostile_chunks"`
-	Records       uint64 `json:"records"`
-	ProcessEvents uint64 `json:"process_events"`
-}
-
-func readHostile(t *testing.T) map[string]hostileFacts {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(hostileDir, "EXPECTED.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m struct{ Files []hostileFacts }
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]hostileFacts{}
-	for _, f := range m.Files {
-		out[f.File] = f
-	}
-	return out
-}
 
 // hostileErrors says how each crafted file's hostile chunks must be
 // reported: the kind of error and what its reason must say. Files crafted
@@ -73,7 +47,7 @@ var hostileErrors = map[string]struct {
 // every record of the other chunks is decoded, and every process creation
 // among them is found. A file with no hostile chunk is read without error.
 func TestScanHostileFiles(t *testing.T) {
-	facts := readHostile(t)
+	facts := testevidence.LoadHostile(t).ByFile()
 	if len(facts) != len(hostileErrors) {
 		t.Fatalf("the manifest lists %d files, the test knows %d", len(facts), len(hostileErrors))
 	}
@@ -155,7 +129,7 @@ func TestChildMemoryLimit(t *testing.T) {
 	if runtime.GOOS != "linux" || raceBuild {
 		t.Skip("the address space limit is Linux's RLIMIT_AS, off under the race detector; elsewhere the time limit ends the child")
 	}
-	f := readHostile(t)["negative-template-size.evtx"]
+	f := testevidence.LoadHostile(t).ByFile()["negative-template-size.evtx"]
 	path := filepath.Join(hostileDir, f.File)
 	stats, err := NewScanner(Options{Decoder: DecoderGolangEvtx, Workers: 1, Isolation: Isolation{ChunkTimeout: time.Minute, MemoryLimit: 64 << 20}}).
 		Scan(context.Background(), []string{path}, func(*ProcessEvent) error { return nil })
@@ -176,7 +150,7 @@ func TestNativeRefusesHostileChunks(t *testing.T) {
 		"negative-template-size.evtx":    "native decoder: template at 0x226: size -42 runs past the chunk",
 		"many-value-descriptors.evtx":    "native decoder: substitution 16 (2 bytes) runs past its end",
 	}
-	facts := readHostile(t)
+	facts := testevidence.LoadHostile(t).ByFile()
 	for name := range want {
 		f := facts[name]
 		b, err := os.ReadFile(filepath.Join(hostileDir, name))

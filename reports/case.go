@@ -43,6 +43,35 @@ type Case struct {
 // Processes are the timeline's processes that pass the case's filter.
 func (c *Case) Processes() []*timeline.Process { return c.Timeline.Select(c.Filter) }
 
+// caseView is what the writers of a case share, made once however many
+// formats are written: the summary (all but its list of case files, known
+// only when summary.json is written, last), the processes that pass the
+// filter, the findings each process is a hit of, and the rules in the order
+// the reports list them.
+type caseView struct {
+	summary    Summary
+	processes  []*timeline.Process
+	findingsOf map[*timeline.Process][]*detections.Finding // in case order
+	fired      map[*detections.Rule]int                    // findings per rule
+	rules      []*detections.Rule                          // those that fired first, each group the most severe first
+}
+
+func (c *Case) view() *caseView {
+	v := &caseView{processes: c.Processes(), findingsOf: map[*timeline.Process][]*detections.Finding{}, fired: map[*detections.Rule]int{}}
+	for _, f := range c.Findings {
+		v.fired[f.Rule]++
+		for _, h := range f.Hits {
+			v.findingsOf[h.Process] = append(v.findingsOf[h.Process], f)
+		}
+	}
+	v.rules = slices.Clone(c.Rules)
+	slices.SortStableFunc(v.rules, func(a, b *detections.Rule) int {
+		return cmp.Or(-cmp.Compare(min(v.fired[a], 1), min(v.fired[b], 1)), b.Severity.Rank()-a.Severity.Rank())
+	})
+	v.summary = c.summary(v)
+	return v
+}
+
 // FindingsBySeverity counts findings per severity, every severity listed.
 func (c *Case) FindingsBySeverity() map[detections.Severity]int {
 	out := map[detections.Severity]int{}
@@ -170,6 +199,13 @@ func utc(t time.Time) string {
 
 // Summary builds summary.json's content.
 func (c *Case) Summary() Summary {
+	s := c.view().summary
+	s.CaseFiles = caseFiles(c.Output)
+	return s
+}
+
+// summary is summary.json's content but for the case files.
+func (c *Case) summary(v *caseView) Summary {
 	s := Summary{Tool: "evtxhunt", Version: c.Version, CommandLine: c.CommandLine, Started: utc(c.Started), Finished: utc(c.Finished),
 		DisplayTimeZone: c.Zone.String(), MergedFrom: c.MergedFrom,
 		Filters: summaryFilters{From: utc(c.Filter.From), To: utc(c.Filter.To), Host: c.Filter.Host, MinSeverity: string(c.MinSeverity)},
@@ -204,30 +240,33 @@ func (c *Case) Summary() Summary {
 	s.Rules = summaryRules{Loaded: len(c.Rules), NotLoaded: append([]detections.NotLoaded{}, c.RulesNotLoaded...),
 		NotApplicable: append([]string{}, c.RulesNotApplicable...)}
 	s.Findings = summaryFindings{Total: len(c.Findings), BySeverity: c.FindingsBySeverity(), ByRule: []ruleCount{}}
-	for _, r := range c.Rules {
-		rc := ruleCount{RuleID: r.ID, RuleName: r.Name, Severity: r.Severity}
-		for _, f := range c.Findings {
-			if f.Rule == r {
-				rc.Findings++
-				rc.Hits += len(f.Hits)
-			}
-		}
-		if rc.Findings > 0 {
-			s.Findings.ByRule = append(s.Findings.ByRule, rc)
-		}
+	hits := map[*detections.Rule]int{}
+	for _, f := range c.Findings {
+		hits[f.Rule] += len(f.Hits)
 	}
-	s.CaseFiles = summaryCaseFiles{Written: []string{}, Failed: []CaseFile{}}
-	for _, f := range c.Output {
-		if f.Error == "" {
-			s.CaseFiles.Written = append(s.CaseFiles.Written, f.Name)
-		} else {
-			s.CaseFiles.Failed = append(s.CaseFiles.Failed, f)
+	for _, r := range c.Rules {
+		if n := v.fired[r]; n > 0 {
+			s.Findings.ByRule = append(s.Findings.ByRule, ruleCount{RuleID: r.ID, RuleName: r.Name, Severity: r.Severity, Findings: n, Hits: hits[r]})
 		}
 	}
 	slices.SortStableFunc(s.Findings.ByRule, func(a, b ruleCount) int {
 		return cmp.Or(-cmp.Compare(a.Severity.Rank(), b.Severity.Rank()), cmp.Compare(a.RuleID, b.RuleID))
 	})
 	return s
+}
+
+// caseFiles lists the files of the case folder written, and those that
+// failed.
+func caseFiles(files []CaseFile) summaryCaseFiles {
+	out := summaryCaseFiles{Written: []string{}, Failed: []CaseFile{}}
+	for _, f := range files {
+		if f.Error == "" {
+			out.Written = append(out.Written, f.Name)
+		} else {
+			out.Failed = append(out.Failed, f)
+		}
+	}
+	return out
 }
 
 // processJSON describes a process in detections.jsonl.
@@ -388,8 +427,10 @@ func WriteDetectionsJSONL(w io.Writer, findings []*detections.Finding) error {
 }
 
 // WriteSummary writes summary.json.
-func WriteSummary(w io.Writer, c *Case) error {
-	b, err := json.MarshalIndent(c.Summary(), "", "  ")
+func WriteSummary(w io.Writer, c *Case) error { return writeSummary(w, c.Summary()) }
+
+func writeSummary(w io.Writer, s Summary) error {
+	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -428,19 +469,18 @@ func WriteCase(dir string, c *Case, formats []string, o WriteOptions) error {
 		write func(io.Writer) error
 	}
 	var files []caseWrite
+	v := c.view()
 	for _, f := range formats {
 		switch f {
 		case "jsonl":
-			procs := c.Processes()
 			files = append(files, caseWrite{DetectionsFile, func(w io.Writer) error { return WriteDetectionsJSONL(w, c.Findings) }},
-				caseWrite{TimelineJSONL, func(w io.Writer) error { return WriteTimelineJSONL(w, procs, time.UTC) }})
+				caseWrite{TimelineJSONL, func(w io.Writer) error { return WriteTimelineJSONL(w, v.processes, time.UTC) }})
 		case "csv":
-			procs := c.Processes()
-			files = append(files, caseWrite{TimelineCSV, func(w io.Writer) error { return WriteTimelineCSV(w, procs, c.Zone) }})
+			files = append(files, caseWrite{TimelineCSV, func(w io.Writer) error { return WriteTimelineCSV(w, v.processes, c.Zone) }})
 		case "html":
-			files = append(files, caseWrite{HTMLFile, func(w io.Writer) error { return WriteHTML(w, c, HTMLOptions{}) }})
+			files = append(files, caseWrite{HTMLFile, func(w io.Writer) error { return writeHTML(w, c, v, HTMLOptions{}) }})
 		case "xlsx":
-			files = append(files, caseWrite{XLSXFile, func(w io.Writer) error { return WriteXLSX(w, c, XLSXOptions{}) }})
+			files = append(files, caseWrite{XLSXFile, func(w io.Writer) error { return writeXLSX(w, c, v, XLSXOptions{}) }})
 		default:
 			return fmt.Errorf("unknown format %q", f)
 		}
@@ -449,7 +489,9 @@ func WriteCase(dir string, c *Case, formats []string, o WriteOptions) error {
 		c.Output = append(c.Output, writeCaseFile(dir, f.name, o.Wrap, f.write))
 	}
 	c.Output = append(c.Output, CaseFile{Name: SummaryFile}) // as it will be, if it can be written
-	if res := writeCaseFile(dir, SummaryFile, o.Wrap, func(w io.Writer) error { return WriteSummary(w, c) }); res.Error != "" {
+	s := v.summary
+	s.CaseFiles = caseFiles(c.Output)
+	if res := writeCaseFile(dir, SummaryFile, o.Wrap, func(w io.Writer) error { return writeSummary(w, s) }); res.Error != "" {
 		c.Output[len(c.Output)-1] = res
 	}
 	return incomplete(dir, c.Output)

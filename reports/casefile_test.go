@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -82,5 +83,28 @@ func TestWriteCaseSurvivesAFailedFile(t *testing.T) {
 		len(s.CaseFiles.Failed) != 1 || s.CaseFiles.Failed[0].Name != XLSXFile ||
 		!strings.Contains(s.CaseFiles.Failed[0].Error, "no space left on device; the older file of that name was removed") {
 		t.Errorf("summary case_files: %+v", s.CaseFiles)
+	}
+}
+
+// TestSummaryJSONIsWriteSummary: WriteCase's summary.json, made from the
+// view the writers share, is what WriteSummary makes of the case once its
+// files are written: one summary, however it is asked for.
+func TestSummaryJSONIsWriteSummary(t *testing.T) {
+	c := incidentCase(t)
+	dir := t.TempDir()
+	if err := WriteCase(dir, c, []string{"jsonl", "csv"}, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	written, err := os.ReadFile(filepath.Join(dir, SummaryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	s := c.Summary()
+	if !bytes.Equal(written, buf.Bytes()) || len(s.CaseFiles.Written) != 4 || s.Findings.Total != len(c.Findings) || s.Timeline.Processes != c.Timeline.Processes() {
+		t.Errorf("summary.json (%d bytes) differs from WriteSummary's (%d bytes); case files %v", len(written), buf.Len(), s.CaseFiles)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/evtxhunt/evtxhunt/detections"
 	"github.com/evtxhunt/evtxhunt/internal/termsafe"
@@ -84,24 +83,12 @@ func (l htmlLimits) shrink() htmlLimits {
 }
 
 // cut makes a value from the evidence or a rule fit for the report:
-// control characters visible (termsafe), and cut to the bound with a marker
-// that says where the whole value is.
+// control characters visible (termsafe), and its first l.text characters
+// shown, then a marker that says where the whole value is.
 func (l htmlLimits) cut(s string) string {
-	head, rest := s, 0
-	if len(s) > l.text { // only the first l.text characters can be shown
-		i := 0
-		for n := 0; n < l.text && i < len(s); n++ {
-			_, size := utf8.DecodeRuneInString(s[i:])
-			i += size
-		}
-		head, rest = s[:i], utf8.RuneCountInString(s[i:])
-	}
-	head = termsafe.String(head) // escapes make it longer
-	if n := utf8.RuneCountInString(head); n > l.text {
-		r := []rune(head)
-		head, rest = string(r[:l.text]), rest+n-l.text
-	}
-	if rest == 0 {
+	head, rest := termsafe.Head(s, l.text, termsafe.Runes) // only those can be shown: escape no more
+	head, more := termsafe.Head(termsafe.String(head), l.text, termsafe.Runes)
+	if rest += more; rest == 0 {
 		return head
 	}
 	return head + fmt.Sprintf(" … [%d more characters: the whole value is in the JSON files]", rest)
@@ -228,20 +215,15 @@ func (w *boundedBuffer) Write(p []byte) (int, error) {
 // script inline, nothing loaded from the network, no larger than
 // o.MaxBytes. Everything from the evidence goes through html/template's
 // escaping, with its control characters made visible.
-func WriteHTML(w io.Writer, c *Case, o HTMLOptions) error {
+func WriteHTML(w io.Writer, c *Case, o HTMLOptions) error { return writeHTML(w, c, c.view(), o) }
+
+func writeHTML(w io.Writer, c *Case, v *caseView, o HTMLOptions) error {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = 24_000_000
 	}
-	hits := map[*timeline.Process][]*detections.Finding{}
-	for _, f := range c.Findings {
-		for _, h := range f.Hits {
-			hits[h.Process] = append(hits[h.Process], f)
-		}
-	}
-	summary := c.Summary()
 	l := newHTMLLimits(o)
 	for attempt := 0; ; attempt++ {
-		r := buildHTMLReport(c, summary, hits, l)
+		r := buildHTMLReport(c, v, l)
 		r.Shortened = attempt > 0
 		buf := &boundedBuffer{limit: o.MaxBytes}
 		err := reportTmpl.Execute(buf, r)
@@ -256,12 +238,12 @@ func WriteHTML(w io.Writer, c *Case, o HTMLOptions) error {
 	}
 }
 
-func buildHTMLReport(c *Case, s Summary, hits map[*timeline.Process][]*detections.Finding, l htmlLimits) *htmlReport {
+func buildHTMLReport(c *Case, v *caseView, l htmlLimits) *htmlReport {
+	s := v.summary
 	r := &htmlReport{Version: l.cut(c.Version), Started: formatTime(c.Started, c.Zone), Finished: formatTime(c.Finished, c.Zone),
 		Zone: c.Zone.String(), CommandLine: l.cut(strings.Join(c.CommandLine, " ")), Summary: s}
-	by := c.FindingsBySeverity()
 	for i := len(detections.Severities) - 1; i >= 0; i-- {
-		r.Severities = append(r.Severities, htmlSeverity{detections.Severities[i], by[detections.Severities[i]]})
+		r.Severities = append(r.Severities, htmlSeverity{detections.Severities[i], s.Findings.BySeverity[detections.Severities[i]]})
 	}
 	for i, h := range s.Hosts {
 		if i == l.hosts {
@@ -282,8 +264,8 @@ func buildHTMLReport(c *Case, s Summary, hits map[*timeline.Process][]*detection
 	shown := shownFindings(c.Findings, l.findings)
 	r.FindingsOmitted = len(c.Findings) - len(shown)
 	ids := map[*timeline.Process]string{}
-	r.Hosts, r.HostsOmitted, r.BranchesOmitted = buildTrees(c, shown, hits, ids, l)
-	r.Findings = buildFindings(c, shown, hits, ids, l)
+	r.Hosts, r.HostsOmitted, r.BranchesOmitted = buildTrees(c, shown, v.findingsOf, ids, l)
+	r.Findings = buildFindings(c, shown, v.findingsOf, ids, l)
 	for _, f := range r.Findings {
 		if !slices.Contains(r.HostNames, f.Host) {
 			r.HostNames = append(r.HostNames, f.Host)
@@ -294,7 +276,7 @@ func buildHTMLReport(c *Case, s Summary, hits map[*timeline.Process][]*detection
 	}
 	slices.Sort(r.HostNames)
 	slices.Sort(r.RuleNames)
-	r.Rules, r.RulesOmitted = buildRules(c, l)
+	r.Rules, r.RulesOmitted = buildRules(v, l)
 	for _, f := range c.Files {
 		if len(r.Files) == l.files {
 			r.FilesOmitted++
@@ -345,27 +327,12 @@ func shownFindings(findings []*detections.Finding, n int) []int {
 	return idx
 }
 
-func buildRules(c *Case, l htmlLimits) ([]htmlRule, int) {
-	fired := map[*detections.Rule]int{}
-	for _, f := range c.Findings {
-		fired[f.Rule]++
-	}
-	rules := slices.Clone(c.Rules)
-	slices.SortStableFunc(rules, func(a, b *detections.Rule) int {
-		if (fired[a] > 0) != (fired[b] > 0) {
-			if fired[a] > 0 {
-				return -1
-			}
-			return 1
-		}
-		return b.Severity.Rank() - a.Severity.Rank()
-	})
-	omitted := max(0, len(rules)-l.rules)
-	rules = rules[:len(rules)-omitted]
+func buildRules(v *caseView, l htmlLimits) ([]htmlRule, int) {
+	omitted := max(0, len(v.rules)-l.rules)
 	var out []htmlRule
-	for _, rule := range rules {
+	for _, rule := range v.rules[:len(v.rules)-omitted] {
 		hr := htmlRule{Anchor: ruleAnchor(rule), ID: l.cut(rule.ID), Name: l.cut(rule.Name), Description: l.cut(rule.Description),
-			Origin: l.cut(rule.Origin), Version: l.cut(rule.Version), Severity: rule.Severity, Risk: rule.RiskScore, Fired: fired[rule],
+			Origin: l.cut(rule.Origin), Version: l.cut(rule.Version), Severity: rule.Severity, Risk: rule.RiskScore, Fired: v.fired[rule],
 			FalsePositives: l.cutAll(rule.FalsePositives), Response: l.cutAll(rule.Response), References: l.cutAll(rule.References),
 			Sources: l.cutAll(rule.DataSources)}
 		for _, a := range rule.Attack {
@@ -413,9 +380,7 @@ func buildFindings(c *Case, shown []int, hits map[*timeline.Process][]*detection
 			Last: formatTime(f.Last(), c.Zone), Host: l.cut(f.Host), RuleID: l.cut(f.Rule.ID), RuleName: l.cut(f.Rule.Name), Severity: f.Rule.Severity,
 			Attack: l.cut(strings.Join(f.Rule.TechniqueIDs(), ", ")), Image: l.cut(p.Image), CommandLine: l.cut(p.CommandLine), User: l.cut(p.User),
 			NextHop: l.cut(hopText), RuleAnchor: ruleAnchor(f.Rule), NodeID: ids[p], PID: p.PID}
-		if p.Parent != nil {
-			hf.Parent = l.cut(p.Parent.Image)
-		}
+		hf.Parent = l.cut(p.ResolvedParentImage())
 		var chain []timeline.Step
 		hf.AncestorsNotShown, chain = chainSteps(p, l.chain)
 		for _, st := range chain {

@@ -3,12 +3,17 @@ package reports
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
 
@@ -441,5 +446,148 @@ func TestCutChainsAndRepeatedErrors(t *testing.T) {
 	rows, _ = f.GetRows(SheetErrors)
 	if len(rows) != 2 || len(rows[0]) != 7 || rows[0][6] != "More like it" || len(rows[1]) != 7 || rows[1][5] != "golang-evtx's process died" || rows[1][6] != repeated {
 		t.Errorf("Errors sheet %q", rows)
+	}
+}
+
+// TestViewsAgreeOnTheParent: every view of a process shows its parent by
+// timeline's one rule, the event's own fields first. mstsc.exe's event
+// spells its parent's image otherwise than netscan.exe's record does, and
+// records a parent command line other than netscan.exe's own.
+func TestViewsAgreeOnTheParent(t *testing.T) {
+	t0 := time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC)
+	b := timeline.NewBuilder(timeline.Options{})
+	b.Add(&parser.ProcessEvent{Host: "WKS01", Time: t0, Source: parser.SourceSysmon1, RecordID: 1, PID: 100, PPID: 50, Image: `C:\Tools\netscan.exe`,
+		CommandLine: "netscan.exe /linked", ProcessGUID: "A", ParentProcessGUID: "P", ParentImage: `C:\Windows\explorer.exe`, File: "x.evtx"})
+	b.Add(&parser.ProcessEvent{Host: "WKS01", Time: t0.Add(time.Second), Source: parser.SourceSysmon1, RecordID: 2, PID: 200, PPID: 100,
+		Image: `C:\Windows\System32\mstsc.exe`, CommandLine: "mstsc.exe /v:SRV01", ProcessGUID: "B", ParentProcessGUID: "A",
+		ParentImage: `\??\C:\Tools\NETSCAN.EXE`, ParentCommandLine: "netscan.exe /recorded", File: "x.evtx"})
+	tl := b.Build()
+	rules, err := detections.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Case{Version: "test", Zone: time.UTC, Timeline: tl, Rules: rules, Findings: detections.NewEngine(rules).Run(tl)}
+	mstsc := tl.Hosts[0].Processes[1]
+	const image, commandLine = `\??\C:\Tools\NETSCAN.EXE`, "netscan.exe /recorded"
+	if mstsc.Parent.Image != `C:\Tools\netscan.exe` || mstsc.Link != timeline.LinkGUID || len(c.Findings) == 0 {
+		t.Fatalf("mstsc.exe linked to %s (%s), %d findings", mstsc.Parent.Image, mstsc.Link, len(c.Findings))
+	}
+
+	f := openXLSX(t, c, XLSXOptions{})
+	det, _ := f.GetRows(SheetDetections)
+	for _, r := range det[1:] {
+		if r[10] != image || r[11] != commandLine {
+			t.Errorf("XLSX Detections: parent %q, parent command line %q; want %q, %q", r[10], r[11], image, commandLine)
+		}
+	}
+	tlRows, _ := f.GetRows(SheetTimeline)
+	if tlRows[2][6] != image {
+		t.Errorf("XLSX Timeline: parent %q, want %q", tlRows[2][6], image)
+	}
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, c, HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "parent <b>NETSCAN.EXE</b>") || strings.Contains(buf.String(), "parent <b>netscan.exe</b>") {
+		t.Error("the HTML report names the parent otherwise than the event")
+	}
+	buf.Reset()
+	if err := WriteTimelineJSONL(&buf, c.Processes(), time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	if want := `"parent_image":` + strconv.Quote(image); !strings.Contains(buf.String(), want) {
+		t.Errorf("timeline.jsonl lacks %s:\n%s", want, buf.String())
+	}
+	buf.Reset()
+	if err := WriteTimelineCSV(&buf, c.Processes(), time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := csv.NewReader(&buf).ReadAll(); err != nil || rows[2][10] != image || !strings.HasPrefix(rows[2][0], "WKS01: NETSCAN.EXE (100) started mstsc.exe") {
+		t.Errorf("CSV: %q %v", rows, err)
+	}
+}
+
+// TestXLSXRuleLinksAcrossSheets: once the Rules sheet continues on
+// "Rules (2)" and further, each finding's rule link still lands on its
+// rule's row (issue 13, bug 5).
+func TestXLSXRuleLinksAcrossSheets(t *testing.T) {
+	c := hostileCase(t)
+	f := openXLSX(t, c, XLSXOptions{MaxRows: 2}) // a rule a sheet: the rules that fired are first
+	if _, err := f.GetRows(sheetName(SheetRules, 3)); err != nil || len(c.Findings) == 0 {
+		t.Fatalf("want rules over 3 sheets or more and findings: %v, %d findings", err, len(c.Findings))
+	}
+	link := regexp.MustCompile(`^HYPERLINK\("#'([^']+)'!(A[0-9]+)","([^"]*)"\)$`)
+	checked := 0
+	for part := 1; ; part++ {
+		rows, err := f.GetRows(sheetName(SheetDetections, part))
+		if err != nil {
+			break
+		}
+		for i := range rows[1:] {
+			cell := fmt.Sprintf("R%d", i+2)
+			formula, _ := f.GetCellFormula(sheetName(SheetDetections, part), cell)
+			m := link.FindStringSubmatch(formula)
+			if m == nil {
+				t.Errorf("%s: rule link %q", cell, formula)
+				continue
+			}
+			if id, _ := f.GetCellValue(m[1], m[2]); id != m[3] || !strings.HasPrefix(m[1], SheetRules) {
+				t.Errorf("%s: the link to rule %s lands on %q in %s!%s", cell, m[3], id, m[1], m[2])
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Error("no rule link checked")
+	}
+}
+
+// TestXLSXCellsCountCharacters: Excel's bound of 32,767 characters counts
+// UTF-16 units, so 20,000 CJK characters (60,000 bytes) fit whole, and
+// 20,000 emoji (40,000 units) are cut between two of them with a marker
+// counting what was left out, within the bound.
+func TestXLSXCellsCountCharacters(t *testing.T) {
+	t0 := time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC)
+	cjk, emoji := strings.Repeat("漢", 20_000), strings.Repeat("😀", 20_000)
+	b := timeline.NewBuilder(timeline.Options{})
+	for i, cmd := range []string{cjk, emoji} {
+		b.Add(&parser.ProcessEvent{Host: "WKS01", Time: t0.Add(time.Duration(i) * time.Second), Source: parser.SourceSysmon1, RecordID: uint64(i + 1),
+			PID: uint32(100 + i), PPID: 50, Image: `C:\x.exe`, ProcessGUID: fmt.Sprint(i), CommandLine: cmd, File: "x.evtx"})
+	}
+	f := openXLSX(t, &Case{Version: "test", Zone: time.UTC, Timeline: b.Build()}, XLSXOptions{})
+	if got, _ := f.GetCellValue(SheetTimeline, "K2"); got != cjk {
+		t.Errorf("K2: %d characters of %d, ends %q", utf8.RuneCountInString(got), 20_000, got[max(0, len(got)-60):])
+	}
+	got, _ := f.GetCellValue(SheetTimeline, "K3")
+	marker := regexp.MustCompile(` \[\.\.\. cut: ([0-9]+) characters; the full value is in the JSON lines\]$`).FindStringSubmatch(got)
+	if marker == nil {
+		t.Fatalf("K3: %d characters, no marker at the end: %q", utf8.RuneCountInString(got), got[max(0, len(got)-80):])
+	}
+	head := strings.TrimSuffix(got, marker[0])
+	if units := len(utf16.Encode([]rune(got))); units > excelMaxCellChars || units < excelMaxCellChars-1 ||
+		strings.Trim(head, "😀") != "" || marker[1] != strconv.Itoa(2*(20_000-utf8.RuneCountInString(head))) {
+		t.Errorf("K3: %d UTF-16 units, %d emoji, marker %q", units, utf8.RuneCountInString(head), marker)
+	}
+}
+
+// TestXLSXErrorsSheet lists a file's error (one of the file itself, in no
+// chunk), how many more it had, and a path not read, each escaped.
+func TestXLSXErrorsSheet(t *testing.T) {
+	c := hostileCase(t)
+	c.Files = []*parser.FileStats{{Path: "a.evtx", ErrorCount: 5, ErrorsOmitted: 4, SHA256Omitted: "read errors",
+		Errors: []parser.DecodeError{{File: "a.evtx", Kind: parser.ErrFile, Chunk: -1, Reason: "=bad\x1b[31m"}}}}
+	c.NotRead = []parser.NotRead{{Path: "b\x1b.evtx", Reason: "permission denied"}}
+	rows, err := openXLSX(t, c, XLSXOptions{}).GetRows(SheetErrors)
+	if err != nil || len(rows) != 4 {
+		t.Fatalf("Errors: %q %v", rows, err)
+	}
+	if r := rows[1]; r[0] != "a.evtx" || r[1] != "file" || r[3] != "" || r[5] != `=bad\x1b[31m` {
+		t.Errorf("error row %q", r)
+	}
+	if r := rows[2]; r[1] != "omitted" || !strings.HasPrefix(r[5], "4 more errors in this file") {
+		t.Errorf("omitted row %q", r)
+	}
+	if r := rows[3]; r[0] != `b\x1b.evtx` || r[1] != "not read" || r[5] != "permission denied" {
+		t.Errorf("not read row %q", r)
 	}
 }

@@ -1,6 +1,3 @@
-// Package reports writes what leaves the building: the timeline as JSON
-// lines and as Timesketch CSV, the process trees as text, and (later) the
-// case folder's summaries and the XLSX and HTML reports.
 package reports
 
 import (
@@ -180,11 +177,8 @@ func writeNode(w *bufio.Writer, p *timeline.Process, prefix, branch string, narr
 		if p.Link == timeline.LinkAmbiguous {
 			line += " [ambiguous parent: " + termsafe.String(p.LinkNote) + "]"
 		}
-		if cmd := termsafe.String(p.CommandLine); cmd != "" {
-			if r := []rune(cmd); len(r) > 140 {
-				cmd = string(r[:137]) + "..."
-			}
-			line += "  " + cmd
+		if p.CommandLine != "" {
+			line += "  " + termsafe.Cut(termsafe.String(p.CommandLine), 140, termsafe.Runes, func(int) string { return "..." })
 		}
 	}
 	if p.Placeholder {

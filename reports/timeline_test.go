@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/evtxhunt/evtxhunt/parser"
 	"github.com/evtxhunt/evtxhunt/timeline"
@@ -123,5 +126,84 @@ func TestCSVGuardsCells(t *testing.T) {
 	var rec map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil || rec["command_line"] != hostile.CommandLine || rec["image"] != hostile.Image {
 		t.Errorf("timeline.jsonl lost the exact values: %v %v", rec, err)
+	}
+}
+
+// TestWriteTreeCutsCharacters: a long command line of multibyte text is
+// cut after 137 characters, never inside one, so the tree stays UTF-8
+// (issue 13, bug 6).
+func TestWriteTreeCutsCharacters(t *testing.T) {
+	b := timeline.NewBuilder(timeline.Options{})
+	b.Add(&parser.ProcessEvent{Host: "WKS01", Time: time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC), Source: parser.SourceSysmon1, RecordID: 1,
+		PID: 100, PPID: 50, Image: `C:\Tools\x.exe`, ProcessGUID: "A", CommandLine: "x.exe " + strings.Repeat("漢é", 100), File: "x.evtx"})
+	var buf bytes.Buffer
+	if err := WriteTree(&buf, b.Build(), timeline.Filter{}, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	want := "  x.exe " + strings.Repeat("漢é", 65) + "漢...\n" // 6 + 131 characters, then the marker
+	if !utf8.Valid(buf.Bytes()) || !strings.Contains(buf.String(), want) {
+		t.Errorf("tree:\n%s\nwant a line ending %q", buf.String(), want)
+	}
+}
+
+// TestWriteTreeBranches draws a tree with branches below a non-last child,
+// an ambiguous link and a parent that was never logged, with a host filter
+// and a text filter that keeps one branch.
+func TestWriteTreeBranches(t *testing.T) {
+	t0 := time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC)
+	b := timeline.NewBuilder(timeline.Options{})
+	n := uint64(0)
+	add := func(host string, sec int, pid, ppid uint32, image, parentImage string) {
+		n++
+		b.Add(&parser.ProcessEvent{Host: host, Time: t0.Add(time.Duration(sec) * time.Second), Source: parser.SourceSecurity4688, Version: 2,
+			RecordID: n, PID: pid, PPID: ppid, Image: image, ParentImage: parentImage, File: host + ".evtx"})
+	}
+	add("WKS01", 0, 10, 4, `C:\a.exe`, `System`)
+	add("WKS01", 1, 11, 10, `C:\b.exe`, `C:\a.exe`)
+	add("WKS01", 2, 12, 11, `C:\c.exe`, `C:\b.exe`)
+	add("WKS01", 3, 13, 10, `C:\d.exe`, `C:\a.exe`)
+	add("WKS01", 4, 14, 10, `C:\e.exe`, `C:\other.exe`) // pid 10 is a.exe: the event names another parent
+	add("SRV01", 0, 20, 4, `C:\s.exe`, `System`)
+	tl := b.Build()
+	var buf bytes.Buffer
+	if err := WriteTree(&buf, tl, timeline.Filter{Host: "WKS01"}, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"├─  b.exe (11)", "│ └─  c.exe (12)", "└─  d.exe (13)", "other.exe (10) [not logged]", "[ambiguous parent: pid 10 belonged to"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("tree lacks %q:\n%s", want, buf.String())
+		}
+	}
+	if strings.Contains(buf.String(), "SRV01") {
+		t.Errorf("another host drawn:\n%s", buf.String())
+	}
+	buf.Reset()
+	if err := WriteTree(&buf, tl, timeline.Filter{Text: "c.exe"}, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.Contains(out, "└─* c.exe (12)") || strings.Contains(out, "d.exe") || strings.Contains(out, "other.exe") {
+		t.Errorf("narrowed tree:\n%s", out)
+	}
+}
+
+// TestWriteTimelineFiles writes both timeline files into a folder, as
+// evtxhunt timeline --out does; a parent that no record names is shown as
+// unknown in the CSV's message.
+func TestWriteTimelineFiles(t *testing.T) {
+	b := timeline.NewBuilder(timeline.Options{})
+	b.Add(&parser.ProcessEvent{Host: "WKS01", Time: time.Date(2024, 3, 14, 10, 0, 0, 0, time.UTC), Source: parser.SourceSecurity4688, Version: 1,
+		RecordID: 1, PID: 100, PPID: 50, Image: `C:\x.exe`, File: "x.evtx"})
+	dir := t.TempDir()
+	if err := WriteTimelineFiles(dir, b.Build().Select(timeline.Filter{}), time.UTC, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	jsonl, err1 := os.ReadFile(filepath.Join(dir, TimelineJSONL))
+	csvText, err2 := os.ReadFile(filepath.Join(dir, TimelineCSV))
+	if err1 != nil || err2 != nil || !strings.Contains(string(jsonl), `"image":"C:\\x.exe"`) ||
+		!strings.Contains(string(csvText), "WKS01: (unknown parent) (50) started x.exe (100)") {
+		t.Errorf("timeline files: %v %v\n%s\n%s", err1, err2, jsonl, csvText)
+	}
+	if err := WriteCase(dir, &Case{Timeline: b.Build(), Zone: time.UTC}, []string{"pdf"}, WriteOptions{}); err == nil || !strings.Contains(err.Error(), `unknown format "pdf"`) {
+		t.Errorf("WriteCase with an unknown format: %v", err)
 	}
 }

@@ -43,24 +43,15 @@ type XLSXOptions struct {
 // cellText makes a value safe for a cell. XML cannot hold most control
 // characters (the library would turn them into U+FFFD), and bidirectional
 // overrides would show text reversed: both are visible escapes (termsafe;
-// line feeds and tabs stay). Excel holds at most 32,767 characters, so
-// longer values are cut with a visible marker (the full value stays in the
-// JSON lines). Strings are always written as text, never as formulas,
-// whatever they start with.
+// line feeds and tabs stay). Excel holds at most 32,767 characters, counted
+// in UTF-16, so longer values are cut with a visible marker (the full value
+// stays in the JSON lines). Strings are always written as text, never as
+// formulas, whatever they start with.
 func cellText(s string) string {
-	s = termsafe.Text(s)
-	if len(s) <= excelMaxCellChars {
-		return s
-	}
-	marker := fmt.Sprintf(" [... cut: %d characters; the full value is in the JSON lines]", len(s))
-	cut := excelMaxCellChars - len(marker)
-	for cut > 0 && !utf8Start(s[cut]) {
-		cut--
-	}
-	return s[:cut] + marker
+	return termsafe.Cut(termsafe.Text(s), excelMaxCellChars, termsafe.UTF16, func(n int) string {
+		return fmt.Sprintf(" [... cut: %d characters; the full value is in the JSON lines]", n)
+	})
 }
-
-func utf8Start(b byte) bool { return b&0xc0 != 0x80 }
 
 // xlsxStyles are the workbook's cell styles.
 type xlsxStyles struct {
@@ -220,20 +211,22 @@ func (s *sheetStream) close() error {
 
 // xlsxWriter holds the state shared by the sheets.
 type xlsxWriter struct {
-	c       *Case
-	f       *excelize.File
-	styles  *xlsxStyles
-	maxRows int
-	ruleRow map[*detections.Rule]int // row of each rule in the Rules sheet
-	hitRows map[*timeline.Process]string
-	hits    map[*timeline.Process][]*detections.Finding
+	c        *Case
+	v        *caseView
+	f        *excelize.File
+	styles   *xlsxStyles
+	maxRows  int
+	ruleRows map[*detections.Rule]string  // each rule's row in the Rules sheets, as a link target
+	hitRows  map[*timeline.Process]string // each hit's row in the Timeline sheets
 }
 
 // WriteXLSX writes the annotated workbook. Sheets are streamed, so memory
 // does not grow with the timeline's length.
-func WriteXLSX(w io.Writer, c *Case, o XLSXOptions) error {
-	x := &xlsxWriter{c: c, f: excelize.NewFile(), maxRows: o.MaxRows, ruleRow: map[*detections.Rule]int{},
-		hitRows: map[*timeline.Process]string{}, hits: map[*timeline.Process][]*detections.Finding{}}
+func WriteXLSX(w io.Writer, c *Case, o XLSXOptions) error { return writeXLSX(w, c, c.view(), o) }
+
+func writeXLSX(w io.Writer, c *Case, v *caseView, o XLSXOptions) error {
+	x := &xlsxWriter{c: c, v: v, f: excelize.NewFile(), maxRows: o.MaxRows, ruleRows: map[*detections.Rule]string{},
+		hitRows: map[*timeline.Process]string{}}
 	defer x.f.Close()
 	if x.maxRows <= 0 || x.maxRows > excelMaxRows {
 		x.maxRows = excelMaxRows
@@ -241,11 +234,6 @@ func WriteXLSX(w io.Writer, c *Case, o XLSXOptions) error {
 	var err error
 	if x.styles, err = newXLSXStyles(x.f); err != nil {
 		return err
-	}
-	for _, fd := range c.Findings {
-		for _, h := range fd.Hits {
-			x.hits[h.Process] = append(x.hits[h.Process], fd)
-		}
 	}
 	// Sheets are created in display order first, then streamed one by one:
 	// the timeline before the detections, which link to its rows.
@@ -281,7 +269,7 @@ func (x *xlsxWriter) summary() error {
 	for i, w := range []float64{34, 22, 18, 16, 16, 16, 66} {
 		sw.SetColWidth(i+1, i+1, w)
 	}
-	s := x.c.Summary()
+	s := x.v.summary
 	row := 0
 	put := func(cells ...any) error {
 		row++
@@ -363,43 +351,20 @@ func (x *xlsxWriter) summary() error {
 	return sw.Flush()
 }
 
-// ruleOrder lists rules that fired first (by severity), then the others.
-func (x *xlsxWriter) ruleOrder() []*detections.Rule {
-	fired := map[*detections.Rule]bool{}
-	for _, f := range x.c.Findings {
-		fired[f.Rule] = true
-	}
-	rules := slices.Clone(x.c.Rules)
-	slices.SortStableFunc(rules, func(a, b *detections.Rule) int {
-		if fired[a] != fired[b] {
-			if fired[a] {
-				return -1
-			}
-			return 1
-		}
-		return b.Severity.Rank() - a.Severity.Rank()
-	})
-	return rules
-}
-
 func (x *xlsxWriter) rules() error {
 	s := x.newStream(SheetRules, []string{"Rule ID", "Name", "Severity", "Risk", "Findings", "ATT&CK", "Description", "False positives",
 		"Response actions", "References", "Data sources", "Version", "Origin"}, []float64{30, 40, 11, 6, 9, 38, 60, 45, 60, 45, 30, 10, 40})
-	count := map[*detections.Rule]int{}
-	for _, f := range x.c.Findings {
-		count[f.Rule]++
-	}
-	for _, r := range x.ruleOrder() {
+	for _, r := range x.v.rules {
 		var attack []string
 		for _, a := range r.Attack {
 			attack = append(attack, fmt.Sprintf("%s %s / %s %s", a.Tactic, a.TacticName, a.Technique, a.TechniqueName))
 		}
-		_, row, err := s.next()
+		sheet, row, err := s.next()
 		if err != nil {
 			return err
 		}
-		x.ruleRow[r] = row
-		if err := s.write([]any{r.ID, cellText(r.Name), excelize.Cell{Value: string(r.Severity), StyleID: x.styles.severity[r.Severity]}, r.RiskScore, count[r],
+		x.ruleRows[r] = cellRef(sheet, row)
+		if err := s.write([]any{r.ID, cellText(r.Name), excelize.Cell{Value: string(r.Severity), StyleID: x.styles.severity[r.Severity]}, r.RiskScore, x.v.fired[r],
 			cellText(strings.Join(attack, "\n")), cellText(r.Description), cellText(bullets(r.FalsePositives)), cellText(numbered(r.Response)),
 			cellText(strings.Join(r.References, "\n")), cellText(strings.Join(r.DataSources, "\n")), r.Version, cellText(r.Origin)},
 			excelize.RowOpts{StyleID: x.styles.wrap}); err != nil {
@@ -453,7 +418,7 @@ func evidenceText(ev []timeline.Evidence) string {
 func (x *xlsxWriter) timeline() error {
 	s := x.newStream(SheetTimeline, []string{"Time", "Host", "Depth", "Process", "PID", "PPID", "Parent", "Parent link", "User",
 		"Integrity", "Command line", "Findings", "Sources", "Evidence"}, []float64{27, 12, 6, 40, 8, 8, 30, 11, 24, 10, 80, 40, 24, 50})
-	for _, p := range x.c.Processes() {
+	for _, p := range x.v.processes {
 		sheet, row, err := s.next()
 		if err != nil {
 			return err
@@ -463,10 +428,10 @@ func (x *xlsxWriter) timeline() error {
 			sources = append(sources, string(src))
 		}
 		style := x.styles.wrap
-		found := x.hits[p]
+		found := x.v.findingsOf[p]
 		if len(found) > 0 {
 			style = x.styles.hit
-			x.hitRows[p] = fmt.Sprintf("'%s'!A%d", sheet, row)
+			x.hitRows[p] = cellRef(sheet, row)
 		}
 		label := strings.Repeat("    ", min(p.Depth, 40)) + parser.BaseName(p.Image)
 		if err := s.write([]any{x.when(p.Time), p.Host.Name, p.Depth, cellText(label), p.PID, p.PPID, cellText(p.ResolvedParentImage()), string(p.Link),
@@ -494,13 +459,6 @@ func (x *xlsxWriter) detections() error {
 	for i, f := range x.c.Findings {
 		for _, h := range f.Hits[:min(len(f.Hits), xlsxHitRows)] {
 			p := h.Process
-			var parent, parentCmd string
-			if p.Parent != nil {
-				parent, parentCmd = p.Parent.Image, p.Parent.CommandLine
-				if parentCmd == "" {
-					parentCmd = p.ParentCommandLine
-				}
-			}
 			var chain []string
 			notShown, steps := chainSteps(p, 0)
 			if notShown > 0 {
@@ -517,10 +475,10 @@ func (x *xlsxWriter) detections() error {
 			if ref, ok := x.hitRows[p]; ok {
 				timelineLink = excelize.Cell{Value: "go to row", Formula: fmt.Sprintf(`HYPERLINK("#%s","go to row")`, ref), StyleID: x.styles.link}
 			}
-			ruleLink := excelize.Cell{Value: f.Rule.ID, Formula: fmt.Sprintf(`HYPERLINK("#'%s'!A%d","%s")`, SheetRules, x.ruleRow[f.Rule], formulaText(f.Rule.ID)), StyleID: x.styles.link}
+			ruleLink := excelize.Cell{Value: f.Rule.ID, Formula: fmt.Sprintf(`HYPERLINK("#%s","%s")`, x.ruleRows[f.Rule], formulaText(f.Rule.ID)), StyleID: x.styles.link}
 			if err := s.write([]any{i + 1, x.when(p.Time), f.Host, excelize.Cell{Value: string(f.Rule.Severity), StyleID: x.styles.severity[f.Rule.Severity]},
 				f.Rule.RiskScore, cellText(f.Rule.Name), strings.Join(f.Rule.TechniqueIDs(), ", "), parser.BaseName(p.Image), p.PID,
-				cellText(p.CommandLine), cellText(parent), cellText(parentCmd), p.User, h.NextHop, cellText(strings.Join(chain, " > ")),
+				cellText(p.CommandLine), cellText(p.ResolvedParentImage()), cellText(p.ResolvedParentCommandLine()), p.User, h.NextHop, cellText(strings.Join(chain, " > ")),
 				cellText(evidenceText(p.Evidence)), timelineLink, ruleLink}, excelize.RowOpts{StyleID: x.styles.wrap}); err != nil {
 				return err
 			}
@@ -535,6 +493,10 @@ func (x *xlsxWriter) detections() error {
 	}
 	return s.finish()
 }
+
+// cellRef is the first cell of a row, as a link names it. A sheet of rules
+// or of the timeline may be a numbered continuation ("Rules (2)").
+func cellRef(sheet string, row int) string { return fmt.Sprintf("'%s'!A%d", sheet, row) }
 
 // formulaText escapes a string for use inside a formula's string literal.
 func formulaText(s string) string { return strings.ReplaceAll(s, `"`, `""`) }

@@ -2,12 +2,11 @@ package timeline
 
 import (
 	"context"
-	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/evtxhunt/evtxhunt/internal/testevidence"
 	"github.com/evtxhunt/evtxhunt/parser"
 )
 
@@ -30,35 +29,7 @@ func scanInto(t testing.TB, paths ...string) *Timeline {
 	return b.Build()
 }
 
-type manifestProc struct {
-	Image string `json:"image"`
-	PID   uint32 `json:"pid"`
-}
-
-type manifestFinding struct {
-	Rule    string       `json:"rule"`
-	What    string       `json:"what"`
-	Host    string       `json:"host"`
-	Parent  manifestProc `json:"parent"`
-	Process manifestProc `json:"process"`
-}
-
-func readManifest(t *testing.T) (detections, decoys []manifestFinding) {
-	b, err := os.ReadFile(filepath.Join(evidence, "EXPECTED.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m struct {
-		Detections  []manifestFinding `json:"detections"`
-		MustNotFire []manifestFinding `json:"must_not_fire"`
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m.Detections, m.MustNotFire
-}
-
-func lookup(t *testing.T, tl *Timeline, host string, p manifestProc) *Process {
+func lookup(t *testing.T, tl *Timeline, host string, p testevidence.Process) *Process {
 	t.Helper()
 	h := tl.Host(host)
 	if h == nil {
@@ -104,16 +75,16 @@ func TestGeneratedIncident(t *testing.T) {
 		t.Errorf("WKS01: %d processes, %d merged, %d duplicates", len(wks.Processes), merged, tl.Duplicates)
 	}
 
-	detections, decoys := readManifest(t)
+	m := testevidence.LoadIncident(t)
 	wantLink := map[string]LinkKind{"WKS01": LinkGUID, "SRV01": LinkGUID, "LEGACY01": LinkPID}
 	found := 0
-	for _, d := range detections {
+	for _, d := range m.Detections {
 		if d.Rule != "HuntQuery-CrowdStrike-NetscanMstscRDP" {
 			continue
 		}
 		found++
 		mstsc := lookup(t, tl, d.Host, d.Process)
-		netscan := lookup(t, tl, d.Host, d.Parent)
+		netscan := lookup(t, tl, d.Host, *d.Parent)
 		if mstsc.Parent != netscan || mstsc.Link != wantLink[d.Host] || !strings.EqualFold(parser.BaseName(mstsc.ResolvedParentImage()), "netscan.exe") {
 			t.Errorf("%s: mstsc's parent is %v (%s), want netscan %v (%s)", d.Host, mstsc.Parent.Image, mstsc.Link, netscan.Image, wantLink[d.Host])
 		}
@@ -121,7 +92,7 @@ func TestGeneratedIncident(t *testing.T) {
 	if found != 3 {
 		t.Errorf("%d netscan->mstsc detections in the manifest", found)
 	}
-	for _, d := range decoys {
+	for _, d := range m.MustNotFire {
 		if !strings.Contains(d.What, "reused the PID") {
 			continue
 		}
@@ -181,7 +152,7 @@ func TestSharedWMIByPID(t *testing.T) {
 	}
 	tl := scanInto(t, path)
 	h := tl.Host("WIN-77LTAPHIQ1R")
-	calc := lookup(t, tl, h.Name, manifestProc{Image: `C:\Windows\System32\calc.exe`, PID: 0x424})
+	calc := lookup(t, tl, h.Name, testevidence.Process{Image: `C:\Windows\System32\calc.exe`, PID: 0x424})
 	if calc.Link != LinkPID || calc.Parent == nil || calc.Parent.Image != `C:\Windows\System32\wbem\WmiPrvSE.exe` || calc.Parent.PID != 0xae8 || calc.ResolvedParentImage() != calc.Parent.Image {
 		t.Errorf("calc.exe: parent %+v link %s", calc.Parent, calc.Link)
 	}

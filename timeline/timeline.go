@@ -5,6 +5,17 @@
 // every link that is not certain. Evidence is hostile: records that two files
 // hold in different versions are all kept and reported, and no input makes
 // the build slower than O(n log n).
+//
+// A Builder takes the events as the scanner delivers them (Add) and Build
+// makes the Timeline: its Hosts, each with its Processes in time order and
+// the Placeholders standing for parents never logged, the records read
+// twice (Duplicates) and those read in conflicting versions (Conflicts).
+// A Process embeds its merged event; every report and rule reads its
+// parent's fields through ResolvedParentImage and ResolvedParentCommandLine,
+// and asks which records saw it with SeenBy and Sources. Chain and
+// Descendants are the bounded walks reports draw, Ancestors the whole
+// ancestry rules test. Filter and Select pick processes by time, host,
+// user and text.
 package timeline
 
 import (
@@ -52,6 +63,18 @@ type Evidence struct {
 
 // Process is one process on one host: the merged view of every record that
 // saw it. Placeholders stand for parents that no record shows.
+//
+// Every report and rule reads the parent's fields through
+// ResolvedParentImage and ResolvedParentCommandLine, which follow one
+// rule: the event's own field first, then the linked parent's. The event's
+// field is what Windows wrote when the process started, whatever the
+// timeline later made of pids and GUIDs; the linked parent is an inference
+// (Link and LinkNote say how sure it is), and where the two disagree on the
+// image the link is already marked ambiguous. So the event is never
+// overruled, and the linked parent only fills what the event did not
+// record: Security 4688 has no parent command line, and no parent image
+// before version 2. A placeholder parent was never logged: it knows the
+// image the event named (or "System" for pid 4), nothing else.
 type Process struct {
 	parser.ProcessEvent // merged; Source is the first record's
 	Host                *Host
@@ -68,7 +91,8 @@ type Process struct {
 	mark                uint8 // for resolveDepths
 }
 
-// Sources lists the kinds of record that saw the process.
+// Sources lists the kinds of record that saw the process, each once. A
+// placeholder has none: no record shows it.
 func (p *Process) Sources() []parser.Source {
 	var out []parser.Source
 	for _, e := range p.Evidence {
@@ -79,8 +103,22 @@ func (p *Process) Sources() []parser.Source {
 	return out
 }
 
-// ResolvedParentImage is the parent's image: from the event when it names one,
-// otherwise from the resolved parent.
+// SeenBy reports whether a record of source s is behind the process: for
+// parser.SourceSysmon1, whether the fields only Sysmon records (hashes,
+// GUIDs, OriginalFileName, ParentCommandLine, ...) were recorded at all,
+// empty or not. A placeholder was seen by nothing.
+func (p *Process) SeenBy(s parser.Source) bool {
+	for _, e := range p.Evidence {
+		if e.Source == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ResolvedParentImage is the parent's image: the event's ParentImage when
+// it records one, otherwise the linked parent's (for 4688 version 1,
+// inferred from the parent pid and the time), "" when neither is known.
 func (p *Process) ResolvedParentImage() string {
 	if p.ParentImage != "" {
 		return p.ParentImage
@@ -89,6 +127,17 @@ func (p *Process) ResolvedParentImage() string {
 		return p.Parent.Image
 	}
 	return ""
+}
+
+// ResolvedParentCommandLine is the parent's command line: the event's
+// ParentCommandLine when it records one (Sysmon 1 does), otherwise the
+// linked parent's own, from that parent's record; "" when the parent is
+// not linked or is a placeholder.
+func (p *Process) ResolvedParentCommandLine() string {
+	if p.ParentCommandLine != "" || p.Parent == nil {
+		return p.ParentCommandLine
+	}
+	return p.Parent.CommandLine
 }
 
 // Step is one process in a chain, with the time since the step before it.

@@ -219,3 +219,57 @@ func TestGUIDCycleIsCut(t *testing.T) {
 		t.Errorf("a: %v %s %q; b parent %v; roots %d", a.Parent, a.Link, a.LinkNote, b.Parent, len(h.Roots()))
 	}
 }
+
+// TestParentFieldsRule holds ResolvedParentImage, ResolvedParentCommandLine
+// and SeenBy to their one rule: the event's own field first, then the linked
+// parent's; a placeholder was seen by nothing and knows only its image.
+func TestParentFieldsRule(t *testing.T) {
+	const h = "WKS20"
+	parent := security(h, sec(1), 0x100, 4, `C:\Tools\p.exe`, "")
+	parent.CommandLine = "p.exe /linked"
+	parentSysmon := sysmon(h, sec(1.1), 0x100, 4, `C:\Tools\p.exe`, "G-100", "G-4", "")
+	parentSysmon.CommandLine = parent.CommandLine
+	child := security(h, sec(2), 0x200, 0x100, `C:\x.exe`, `\??\C:\Tools\P.EXE`) // 4688 v2: no parent command line
+	childSysmon := sysmon(h, sec(2.1), 0x200, 0x100, `C:\x.exe`, "G-200", "G-100", `C:\Tools\p.exe`)
+	childSysmon.ParentCommandLine = "p.exe /recorded"
+	v1 := security(h, sec(3), 0x300, 0x100, `C:\v1.exe`, "") // 4688 v1: no parent image either
+	orphan := sysmon(h, sec(4), 0x400, 0x999, `C:\o.exe`, "G-400", "G-999", `C:\gone.exe`)
+	host := build(parent, parentSysmon, child, childSysmon, v1, orphan).Hosts[0]
+
+	p := find(t, host, `C:\Tools\p.exe`, sec(1))
+	merged := find(t, host, `C:\x.exe`, sec(2))
+	for _, tc := range []struct {
+		name                       string
+		got                        *Process
+		image, commandLine         string
+		sysmon, security, isParent bool
+	}{
+		// The event's image wins over the linked parent's spelling of it,
+		// and Sysmon's recorded command line over the linked parent's.
+		{"4688 and Sysmon merged", merged, `\??\C:\Tools\P.EXE`, "p.exe /recorded", true, true, true},
+		{"4688 v1", find(t, host, `C:\v1.exe`, sec(3)), `C:\Tools\p.exe`, "p.exe /linked", false, true, true},
+		{"placeholder parent", find(t, host, `C:\o.exe`, sec(4)), `C:\gone.exe`, "", true, false, false},
+	} {
+		if got := tc.got.ResolvedParentImage(); got != tc.image {
+			t.Errorf("%s: parent image %q, want %q", tc.name, got, tc.image)
+		}
+		if got := tc.got.ResolvedParentCommandLine(); got != tc.commandLine {
+			t.Errorf("%s: parent command line %q, want %q", tc.name, got, tc.commandLine)
+		}
+		if tc.got.SeenBy(parser.SourceSysmon1) != tc.sysmon || tc.got.SeenBy(parser.SourceSecurity4688) != tc.security {
+			t.Errorf("%s: seen by Sysmon %v, by 4688 %v", tc.name, tc.got.SeenBy(parser.SourceSysmon1), tc.got.SeenBy(parser.SourceSecurity4688))
+		}
+		if (tc.got.Parent == p) != tc.isParent {
+			t.Errorf("%s: linked to %v", tc.name, tc.got.Parent)
+		}
+	}
+	// A 4688 child without Sysmon reads the linked parent's command line.
+	only4688 := build(parent, security(h, sec(5), 0x500, 0x100, `C:\y.exe`, `C:\Tools\p.exe`)).Hosts[0]
+	if y := find(t, only4688, `C:\y.exe`, sec(5)); y.ResolvedParentCommandLine() != "p.exe /linked" || y.SeenBy(parser.SourceSysmon1) {
+		t.Errorf("4688 only: parent command line %q, seen by Sysmon %v", y.ResolvedParentCommandLine(), y.SeenBy(parser.SourceSysmon1))
+	}
+	ph := find(t, host, `C:\o.exe`, sec(4)).Parent
+	if !ph.Placeholder || len(ph.Sources()) != 0 || ph.SeenBy(parser.SourceSysmon1) || ph.ResolvedParentImage() != "" {
+		t.Errorf("placeholder %+v: sources %v", ph, ph.Sources())
+	}
+}

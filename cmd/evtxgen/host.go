@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evtxhunt/evtxhunt/internal/testevidence"
 	w "github.com/evtxhunt/evtxhunt/parser/evtxwrite"
 )
 
@@ -100,7 +101,7 @@ func (l *logFile) write(root string, limit int) error {
 type proc struct {
 	w.Proc
 	started time.Time
-	records []evidenceRef // the creation records, filled when logs are written
+	records []testevidence.Record // the creation records, filled when logs are written
 	events  []*w.Event
 	logs    []*logFile
 }
@@ -237,19 +238,13 @@ func (p *proc) remember(ev *w.Event, l *logFile) {
 	}
 }
 
-// evidenceRef names one record of the generated evidence.
-type evidenceRef struct {
-	File     string `json:"file"`
-	RecordID uint64 `json:"record_id"`
-}
-
 // refs resolves a process's creation records once the logs are written.
-func (p *proc) refs() []evidenceRef {
-	var out []evidenceRef
+func (p *proc) refs() []testevidence.Record {
+	var out []testevidence.Record
 	for i, ev := range p.events {
-		out = append(out, evidenceRef{p.logs[i].rel, p.logs[i].ids[ev]})
+		out = append(out, testevidence.Record{File: p.logs[i].rel, RecordID: p.logs[i].ids[ev]})
 	}
-	slices.SortFunc(out, func(a, b evidenceRef) int {
+	slices.SortFunc(out, func(a, b testevidence.Record) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.RecordID, b.RecordID))
 	})
 	return out

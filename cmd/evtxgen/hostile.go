@@ -10,6 +10,7 @@ import (
 
 	w "github.com/evtxhunt/evtxhunt/parser/evtxwrite"
 
+	"github.com/evtxhunt/evtxhunt/internal/testevidence"
 	"github.com/evtxhunt/evtxhunt/parser"
 )
 
@@ -29,10 +30,10 @@ type hostileCase struct {
 // hostileFile is a crafted file and what a reader must make of it.
 type hostileFile struct {
 	data          []byte
-	hostileChunks []int     // slots the reader must report, failed or wiped
-	processEvents int       // Security 4688 records it must find
-	findings      []finding // findings it must raise from the file's records
-	conflicts     []conflictFacts
+	hostileChunks []int                  // slots the reader must report, failed or wiped
+	processEvents uint64                 // Security 4688 records it must find
+	findings      []testevidence.Finding // findings it must raise from the file's records
+	conflicts     []testevidence.Conflict
 }
 
 var hostileCases = []hostileCase{
@@ -98,7 +99,7 @@ var hostileCases = []hostileCase{
 				if err != nil {
 					return nil, err
 				}
-				f.processEvents += int(n)
+				f.processEvents += n
 			}
 			return f, nil
 		},
@@ -126,52 +127,15 @@ const (
 
 var hostileTime = day.Add(9 * time.Hour)
 
-// hostileManifest describes the crafted files, for the tests that scan them.
-type hostileManifest struct {
-	Description string             `json:"description"`
-	Files       []hostileFileFacts `json:"files"`
-}
-
-type hostileFileFacts struct {
-	File          string         `json:"file"`
-	What          string         `json:"what"`
-	HostileChunks []hostileChunk `json:"hostile_chunks,omitempty"`
-	// Records is the number of records in the other chunks: every one must
-	// be decoded.
-	Records uint64 `json:"records"`
-	// ProcessEvents is the number of 4688 records among them: every one
-	// must be found.
-	ProcessEvents int             `json:"process_events"`
-	Findings      []finding       `json:"findings,omitempty"`
-	Conflicts     []conflictFacts `json:"conflicts,omitempty"`
-}
-
-type hostileChunk struct {
-	Index  int   `json:"index"`
-	Offset int64 `json:"offset"`
-}
-
-// conflictFacts is a record of the file with the keys of a record of
-// testdata/evidence (host, record id, time, pid) and other content.
-type conflictFacts struct {
-	Host     string `json:"host"`
-	RecordID uint64 `json:"record_id"`
-	Time     string `json:"time"`
-	PID      uint32 `json:"pid"`
-	Image    string `json:"image"`
-	// Genuine is that record in testdata/evidence, and its copies there.
-	Genuine      []evidenceRef `json:"genuine"`
-	GenuineImage string        `json:"genuine_image"`
-}
-
 // generateHostile writes every case whose name is only (all when empty) to
 // dir, each attack in chunks of its own with chunks hostile chunks (each
-// case's own count when 0), and the manifest EXPECTED.json.
-func generateHostile(dir, only string, chunks int) (*hostileManifest, error) {
+// case's own count when 0), and the manifest EXPECTED.json, as testevidence
+// defines it for the tests that scan the files.
+func generateHostile(dir, only string, chunks int) (*testevidence.Hostile, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	m := &hostileManifest{Description: "crafted EVTX files that attack the reader; written by go generate ./cmd/evtxgen"}
+	m := &testevidence.Hostile{Description: "crafted EVTX files that attack the reader; written by go generate ./cmd/evtxgen"}
 	for _, c := range hostileCases {
 		if only != "" && c.name != only {
 			continue
@@ -200,17 +164,17 @@ func generateHostile(dir, only string, chunks int) (*hostileManifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m, os.WriteFile(filepath.Join(dir, "EXPECTED.json"), append(b, '\n'), 0o644)
+	return m, os.WriteFile(filepath.Join(dir, testevidence.ManifestName), append(b, '\n'), 0o644)
 }
 
 // facts describes the file for the manifest: where its hostile chunks are
 // and how many records the others hold, as their headers say.
-func (f *hostileFile) facts(c hostileCase) (hostileFileFacts, error) {
-	facts := hostileFileFacts{File: c.name + ".evtx", What: c.what, ProcessEvents: f.processEvents, Findings: f.findings, Conflicts: f.conflicts}
+func (f *hostileFile) facts(c hostileCase) (testevidence.HostileFile, error) {
+	facts := testevidence.HostileFile{File: c.name + ".evtx", What: c.what, ProcessEvents: f.processEvents, Findings: f.findings, Conflicts: f.conflicts}
 	slots := (len(f.data) - parser.FileHeaderSize) / parser.ChunkSize
 	for i := range slots {
 		if slices.Contains(f.hostileChunks, i) {
-			facts.HostileChunks = append(facts.HostileChunks, hostileChunk{i, parser.FileHeaderSize + int64(i)*parser.ChunkSize})
+			facts.HostileChunks = append(facts.HostileChunks, testevidence.Chunk{Index: i, Offset: parser.FileHeaderSize + int64(i)*parser.ChunkSize})
 			continue
 		}
 		n, err := w.ChunkRecords(f.data, i)
@@ -320,16 +284,15 @@ func plantedConflictLog(int) (*hostileFile, error) {
 		return nil, fmt.Errorf("the 4688 of %s has %d of NewProcessName and CommandLine", p.Image, replaced)
 	}
 	id := log.ids[genuine]
-	conflict := conflictFacts{Host: m.Hosts[0].Name, RecordID: id, Time: p.started.Format(parser.TimeLayout), PID: p.PID, Image: notepad,
-		Genuine: []evidenceRef{{log.rel, id}}, GenuineImage: p.Image}
+	conflict := testevidence.Conflict{Host: m.Hosts[0].Name, RecordID: id, Time: p.started.Format(parser.TimeLayout), PID: p.PID, Image: notepad,
+		Genuine: []testevidence.Record{{File: log.rel, RecordID: id}}, GenuineImage: p.Image}
 	for _, l := range m.Hosts[0].Logs {
 		if l.CopyOf == log.rel && id < log.firstID+uint64(l.Records) { // the copy shares the log's ids
-
-			conflict.Genuine = append(conflict.Genuine, evidenceRef{l.File, id})
+			conflict.Genuine = append(conflict.Genuine, testevidence.Record{File: l.File, RecordID: id})
 		}
 	}
 	b, err := writeEvents(id, &planted)
-	return &hostileFile{data: b, processEvents: 1, conflicts: []conflictFacts{conflict}}, err
+	return &hostileFile{data: b, processEvents: 1, conflicts: []testevidence.Conflict{conflict}}, err
 }
 
 // pidReuseLog is a 4688 v1 log in which netscan.exe starts mstsc.exe and
@@ -352,12 +315,13 @@ func pidReuseLog(int) (*hostileFile, error) {
 		w.Security4689(host, at(2), netscan),
 		w.Security4688(host, at(2.5), 1, notepad, explorer),
 	)
-	ref := func(p w.Proc, id uint64) *procRef {
-		return &procRef{Image: p.Image, CommandLine: p.CommandLine, PID: p.PID, User: user.Domain + `\` + user.Name, Records: []evidenceRef{{file, id}}}
+	ref := func(p w.Proc, id uint64) *testevidence.Process {
+		return &testevidence.Process{Image: p.Image, CommandLine: p.CommandLine, PID: p.PID, User: user.Domain + `\` + user.Name,
+			Records: []testevidence.Record{{File: file, RecordID: id}}}
 	}
-	var findings []finding
+	var findings []testevidence.Finding
 	for _, rule := range []string{ruleNetscanMstsc, ruleDetect("mstsc-unusual-parent")} {
-		findings = append(findings, finding{Rule: rule, What: "netscan.exe spawned mstsc.exe; its pid reused after", Host: host,
+		findings = append(findings, testevidence.Finding{Rule: rule, What: "netscan.exe spawned mstsc.exe; its pid reused after", Host: host,
 			Time: at(1).Format(parser.TimeLayout), NextHop: "SRV11", Parent: ref(netscan, 1), Process: *ref(mstsc, 2)})
 	}
 	return &hostileFile{data: b, processEvents: 3, findings: findings}, err

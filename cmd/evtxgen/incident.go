@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/evtxhunt/evtxhunt/internal/testevidence"
 	"github.com/evtxhunt/evtxhunt/parser"
 	w "github.com/evtxhunt/evtxhunt/parser/evtxwrite"
 )
@@ -21,53 +22,14 @@ const (
 func ruleDetect(name string) string { return "evtxhunt-lm-" + name }
 
 // The manifest states what the generated evidence holds and what a correct
-// analysis must find in it, with hosts, times and record ids.
+// analysis must find in it, with hosts, times and record ids: EXPECTED.json,
+// as testevidence defines it for the tests that read it.
 type manifest struct {
-	Description     string         `json:"description"`
-	Seed            uint64         `json:"seed"`
-	Hosts           []hostManifest `json:"hosts"`
-	Detections      []finding      `json:"detections"` // every finding a correct analysis raises, by rule
-	MustNotFire     []finding      `json:"must_not_fire"`
-	LateralMovement []finding      `json:"lateral_movement_traces"`
+	testevidence.Incident
 
 	// seedParent is WKS01's netscan.exe, the parent in the first seed
 	// finding: testdata/hostile plants another version of its 4688.
 	seedParent *proc
-}
-
-type hostManifest struct {
-	Name            string        `json:"name"`
-	IP              string        `json:"ip"`
-	Spellings       []string      `json:"computer_spellings"`
-	ProcessAuditing string        `json:"process_auditing"`
-	Sysmon          bool          `json:"sysmon"`
-	Logs            []logManifest `json:"logs"`
-}
-
-type logManifest struct {
-	File          string         `json:"file"`
-	Records       int            `json:"records"`
-	ByEventID     map[string]int `json:"records_by_event_id"`
-	ProcessEvents int            `json:"process_events"`
-	CopyOf        string         `json:"copy_of,omitempty"` // an older copy (VSS): its records are also in this log
-}
-
-type finding struct {
-	Rule    string   `json:"rule,omitempty"`
-	What    string   `json:"what"`
-	Host    string   `json:"host"`
-	Time    string   `json:"time"` // of the process, UTC
-	NextHop string   `json:"next_hop,omitempty"`
-	Parent  *procRef `json:"parent,omitempty"`
-	Process procRef  `json:"process"`
-}
-
-type procRef struct {
-	Image       string        `json:"image"`
-	CommandLine string        `json:"command_line"`
-	PID         uint32        `json:"pid"`
-	User        string        `json:"user"`
-	Records     []evidenceRef `json:"records"`
 }
 
 // incident builds the evidence of a small intrusion across four hosts: a
@@ -83,14 +45,14 @@ type incident struct {
 }
 
 type pendingFinding struct {
-	list            *[]finding
+	list            *[]testevidence.Finding
 	rule, what      string
 	host            *host
 	nextHop         string
 	parent, process *proc
 }
 
-func (in *incident) note(list *[]finding, rule, what string, h *host, parent, p *proc, nextHop string) {
+func (in *incident) note(list *[]testevidence.Finding, rule, what string, h *host, parent, p *proc, nextHop string) {
 	in.finds = append(in.finds, pendingFinding{list, rule, what, h, nextHop, parent, p})
 }
 
@@ -310,7 +272,7 @@ func generateIncident(root string, seed uint64) (*manifest, []*logFile, error) {
 	m.Description = "A generated intrusion: WKS01 (4688 v2 and Sysmon), SRV01 (Sysmon only), SRV02 (4688 v2 and Sysmon), LEGACY01 (4688 v1 only). Times are UTC."
 	m.Seed = seed
 	for _, h := range in.hosts {
-		hm := hostManifest{Name: h.name, IP: h.ip, Sysmon: h.sysmon != nil, ProcessAuditing: "off", Spellings: uniq(h.secComputer, h.sysComputer)}
+		hm := testevidence.Host{Name: h.name, IP: h.ip, Sysmon: h.sysmon != nil, ProcessAuditing: "off", Spellings: uniq(h.secComputer, h.sysComputer)}
 		if h.sysmon == nil {
 			hm.Spellings = []string{h.secComputer}
 		}
@@ -330,25 +292,25 @@ func generateIncident(root string, seed uint64) (*manifest, []*logFile, error) {
 		}
 	}
 	for _, f := range in.finds {
-		*f.list = append(*f.list, finding{Rule: f.rule, What: f.what, Host: f.host.name, Time: f.process.started.Format(parser.TimeLayout),
+		*f.list = append(*f.list, testevidence.Finding{Rule: f.rule, What: f.what, Host: f.host.name, Time: f.process.started.Format(parser.TimeLayout),
 			NextHop: f.nextHop, Parent: ref(f.parent), Process: *ref(f.process)})
 	}
 	b, err := json.MarshalIndent(&m, "", "  ")
 	if err != nil {
 		return nil, nil, err
 	}
-	return &m, append(logs, vss), os.WriteFile(filepath.Join(root, "EXPECTED.json"), append(b, '\n'), 0o644)
+	return &m, append(logs, vss), os.WriteFile(filepath.Join(root, testevidence.ManifestName), append(b, '\n'), 0o644)
 }
 
-func ref(p *proc) *procRef {
+func ref(p *proc) *testevidence.Process {
 	if p == nil {
 		return nil
 	}
-	return &procRef{Image: p.Image, CommandLine: p.CommandLine, PID: p.PID, User: p.User.Domain + `\` + p.User.Name, Records: p.refs()}
+	return &testevidence.Process{Image: p.Image, CommandLine: p.CommandLine, PID: p.PID, User: p.User.Domain + `\` + p.User.Name, Records: p.refs()}
 }
 
-func describeLog(l *logFile) logManifest {
-	lm := logManifest{File: l.rel, ByEventID: map[string]int{}}
+func describeLog(l *logFile) testevidence.Log {
+	lm := testevidence.Log{File: l.rel, ByEventID: map[string]int{}}
 	for _, ev := range l.events {
 		if _, written := l.ids[ev]; !written {
 			continue

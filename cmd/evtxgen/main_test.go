@@ -3,13 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
+	"github.com/evtxhunt/evtxhunt/internal/testevidence"
 	"github.com/evtxhunt/evtxhunt/parser"
 )
 
@@ -48,22 +48,10 @@ func TestIncidentIsReproducible(t *testing.T) {
 	}
 }
 
-func readManifest(t *testing.T) manifest {
-	b, err := os.ReadFile(filepath.Join(committed, "EXPECTED.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // TestManifestMatchesEvidence reads the committed evidence with the parser
 // and checks every count and every record the manifest names.
 func TestManifestMatchesEvidence(t *testing.T) {
-	m := readManifest(t)
+	m := testevidence.LoadIncident(t)
 	files, errs := parser.FindEvidence([]string{committed})
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -121,7 +109,7 @@ func TestManifestMatchesEvidence(t *testing.T) {
 	if logs != len(files) {
 		t.Errorf("manifest lists %d logs, the evidence has %d", logs, len(files))
 	}
-	checkProc := func(what string, p procRef) []parser.ProcessEvent {
+	checkProc := func(what string, p testevidence.Process) []parser.ProcessEvent {
 		var out []parser.ProcessEvent
 		for _, r := range p.Records {
 			ev, ok := events[key{r.File, r.RecordID}]
@@ -140,7 +128,7 @@ func TestManifestMatchesEvidence(t *testing.T) {
 		}
 		return out
 	}
-	all := append(append(append([]finding(nil), m.Detections...), m.MustNotFire...), m.LateralMovement...)
+	all := append(append(append([]testevidence.Finding(nil), m.Detections...), m.MustNotFire...), m.LateralMovement...)
 	if len(m.Detections) != 19 || len(m.MustNotFire) != 4 || len(m.LateralMovement) < 7 {
 		t.Errorf("%d detections, %d decoys, %d traces", len(m.Detections), len(m.MustNotFire), len(m.LateralMovement))
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,50 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evtxhunt/evtxhunt/internal/testevidence"
 	"github.com/evtxhunt/evtxhunt/reports"
 )
 
 const hostileEvidence = "../../testdata/hostile"
-
-// hostileManifest is testdata/hostile/EXPECTED.json, written by
-// cmd/evtxgen -hostile with the crafted files.
-type hostileManifest struct {
-	Files []struct {
-		File          string
-		HostileChunks []struct{ Offset int64 } `json:"hostile_chunks"`
-		ProcessEvents uint64                   `json:"process_events"`
-		Findings      []struct {
-			Rule    string `json:"rule"`
-			Host    string `json:"host"`
-			Process struct {
-				Image string `json:"image"`
-				PID   uint32 `json:"pid"`
-			} `json:"process"`
-		} `json:"findings"`
-		Conflicts []struct {
-			Host     string `json:"host"`
-			RecordID uint64 `json:"record_id"`
-			Time     string `json:"time"`
-			PID      uint32 `json:"pid"`
-			Genuine  []struct {
-				File string `json:"file"`
-			} `json:"genuine"`
-		} `json:"conflicts"`
-	}
-}
-
-func readHostileManifest(t *testing.T) hostileManifest {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(hostileEvidence, "EXPECTED.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m hostileManifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 // TestScanHostileEvidence scans the crafted files of testdata/hostile
 // beside the generated incident, with every output format: the scan ends
@@ -65,7 +25,7 @@ func readHostileManifest(t *testing.T) hostileManifest {
 // findings are the incident's and the PID-reuse log's, no more, no less;
 // and the case folder is complete.
 func TestScanHostileEvidence(t *testing.T) {
-	m := readHostileManifest(t)
+	m := testevidence.LoadHostile(t)
 	out := filepath.Join(t.TempDir(), "case")
 	code, stdout, stderr := runCmd("scan", "--out", out, hostileEvidence, generatedEvidence)
 	if code != exitEvidence {
@@ -75,7 +35,7 @@ func TestScanHostileEvidence(t *testing.T) {
 	want := manifestKeys(t)
 	for _, f := range m.Files {
 		for _, d := range f.Findings {
-			want = append(want, fmt.Sprintf("%s %s %s pid %d", d.Rule, d.Host, d.Process.Image, d.Process.PID))
+			want = append(want, d.Key())
 		}
 	}
 	sort.Strings(want)
@@ -132,7 +92,7 @@ func TestScanHostileEvidence(t *testing.T) {
 
 // checkConflicts: each planted record is listed in summary.json as a
 // conflict of the genuine one, with both versions, and the scan warns.
-func checkConflicts(t *testing.T, m hostileManifest, s summaryFile, output string) {
+func checkConflicts(t *testing.T, m *testevidence.Hostile, s summaryFile, output string) {
 	t.Helper()
 	n := 0
 	for _, f := range m.Files {

@@ -1,5 +1,9 @@
 // Command evtxhunt analyses Windows event logs collected as evidence: it reads
-// Security 4688 and Sysmon 1 process creations straight from .evtx files.
+// Security 4688 and Sysmon 1 process creations straight from .evtx files,
+// rebuilds each host's process timeline and trees, runs lateral-movement
+// rules (its own pack and SigmaHQ's) and writes a case folder of reports.
+// Its subcommands (scan, merge, events, timeline, rules, bench, version) are
+// described in README.md and by evtxhunt help.
 package main
 
 import (
@@ -36,7 +40,7 @@ func commands() []command {
 		{"scan", "analyse evidence: timeline, detections and the case folder with reports", runScan},
 		{"merge", "combine case folders (scanned with --format jsonl) into one", runMerge},
 		{"events", "print every process creation in the evidence as JSON lines", runEvents},
-		{"bench", "measure the decoders on evidence files, beside golang-evtx alone", runBench},
+		{"bench", "measure the scanner on evidence files, beside golang-evtx alone", runBench},
 		{"timeline", "rebuild per-host process timelines and trees", runTimeline},
 		{"rules", "list the detection rules, or check a rule folder", runRules},
 		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {

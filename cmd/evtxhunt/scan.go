@@ -213,8 +213,8 @@ func printFindings(w io.Writer, c *reports.Case, out string) {
 		}
 		h := f.Hits[0]
 		line := fmt.Sprintf("  %s  %-8s %-9s %s: %s", f.Time.In(c.Zone).Format("2006-01-02 15:04:05"), f.Host, f.Rule.Severity, f.Rule.Name, parser.BaseName(h.Process.Image))
-		if p := h.Process.Parent; p != nil {
-			line += " <- " + parser.BaseName(p.Image)
+		if parent := h.Process.ResolvedParentImage(); parent != "" {
+			line += " <- " + parser.BaseName(parent)
 		}
 		if hops := f.NextHops(); len(hops) > 0 {
 			const most = 5

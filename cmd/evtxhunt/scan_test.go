@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/evtxhunt/evtxhunt/internal/testevidence"
 )
 
 type summaryFile struct {
@@ -136,34 +138,18 @@ func findingKeys(t *testing.T, dir string) []string {
 			if len(h.Chain) < 2 || h.Chain[len(h.Chain)-1].Image != h.Process.Image {
 				t.Errorf("%s: chain %v", d.RuleID, h.Chain)
 			}
-			keys = append(keys, fmt.Sprintf("%s %s %s pid %d", d.RuleID, d.Host, h.Process.Image, h.Process.PID))
+			keys = append(keys, testevidence.HitKey(d.RuleID, d.Host, h.Process.Image, h.Process.PID))
 		}
 	}
 	sort.Strings(keys)
 	return keys
 }
 
+// manifestKeys lists the incident's findings as findingKeys does.
 func manifestKeys(t *testing.T) []string {
-	b, err := os.ReadFile(filepath.Join(generatedEvidence, "EXPECTED.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m struct {
-		Detections []struct {
-			Rule    string `json:"rule"`
-			Host    string `json:"host"`
-			Process struct {
-				Image string `json:"image"`
-				PID   uint32 `json:"pid"`
-			} `json:"process"`
-		} `json:"detections"`
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
 	var keys []string
-	for _, d := range m.Detections {
-		keys = append(keys, fmt.Sprintf("%s %s %s pid %d", d.Rule, d.Host, d.Process.Image, d.Process.PID))
+	for _, d := range testevidence.LoadIncident(t).Detections {
+		keys = append(keys, d.Key())
 	}
 	sort.Strings(keys)
 	return keys

@@ -2,7 +2,8 @@
 // act on the reader's terminal or viewer: control characters, DEL, C1
 // controls, Unicode bidirectional and line controls, and bytes that are not
 // UTF-8 are written as visible escapes (\x1b, \r, \u009b, \u202e, \xff).
-// The escapes are for people: the exact values are in the JSON files.
+// The escapes are for people: the exact values are in the JSON files. Cut
+// shortens such text for display, never inside a character.
 package termsafe
 
 import (
