@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/winpath"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
 
@@ -118,7 +119,7 @@ func TestGeneratedIncidentFindings(t *testing.T) {
 		if f.Rule.ID == "HuntQuery-CrowdStrike-NetscanMstscRDP" {
 			netscan++
 			chain := f.Hits[0].Process.Chain()
-			if len(chain) < 3 || !strings.EqualFold(parser.BaseName(chain[len(chain)-2].Image), "netscan.exe") || len(f.Evidence(-1)) < 2 {
+			if len(chain) < 3 || !strings.EqualFold(winpath.Base(chain[len(chain)-2].Image), "netscan.exe") || len(f.Evidence(-1)) < 2 {
 				t.Errorf("%s: chain %v, evidence %v", f.Host, chain, f.Evidence(-1))
 			}
 		}
@@ -167,8 +168,8 @@ func TestSharedLateralMovementSamples(t *testing.T) {
 				fired = append(fired, f.Rule.ID)
 			}
 			for _, h := range f.Hits {
-				t.Logf("%s: %s on %s: %s <- %s: %s", e.Name(), f.Rule.ID, f.Host, parser.BaseName(h.Process.Image),
-					parser.BaseName(h.Process.ResolvedParentImage()), h.Process.CommandLine)
+				t.Logf("%s: %s on %s: %s <- %s: %s", e.Name(), f.Rule.ID, f.Host, winpath.Base(h.Process.Image),
+					winpath.Base(h.Process.ResolvedParentImage()), h.Process.CommandLine)
 			}
 		}
 		sort.Strings(fired)

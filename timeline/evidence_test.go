@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/winpath"
 )
 
 const evidence = "../testdata/evidence"
@@ -114,7 +115,7 @@ func TestGeneratedIncident(t *testing.T) {
 		found++
 		mstsc := lookup(t, tl, d.Host, d.Process)
 		netscan := lookup(t, tl, d.Host, d.Parent)
-		if mstsc.Parent != netscan || mstsc.Link != wantLink[d.Host] || !strings.EqualFold(parser.BaseName(mstsc.ResolvedParentImage()), "netscan.exe") {
+		if mstsc.Parent != netscan || mstsc.Link != wantLink[d.Host] || !strings.EqualFold(winpath.Base(mstsc.ResolvedParentImage()), "netscan.exe") {
 			t.Errorf("%s: mstsc's parent is %v (%s), want netscan %v (%s)", d.Host, mstsc.Parent.Image, mstsc.Link, netscan.Image, wantLink[d.Host])
 		}
 	}
@@ -130,7 +131,7 @@ func TestGeneratedIncident(t *testing.T) {
 			t.Errorf("PID reuse decoy: mstsc's parent is %s pid %d (%s)", mstsc.Parent.Image, mstsc.Parent.PID, mstsc.Link)
 		}
 		for _, a := range mstsc.Ancestors() {
-			if strings.EqualFold(parser.BaseName(a.Image), "netscan.exe") {
+			if strings.EqualFold(winpath.Base(a.Image), "netscan.exe") {
 				t.Errorf("PID reuse decoy: netscan.exe is an ancestor of mstsc.exe")
 			}
 		}

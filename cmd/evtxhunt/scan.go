@@ -20,6 +20,7 @@ import (
 	"github.com/evtxhunt/evtxhunt/detections"
 	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/winpath"
 	"github.com/evtxhunt/evtxhunt/reports"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
@@ -212,9 +213,9 @@ func printFindings(w io.Writer, c *reports.Case, out string) {
 			break
 		}
 		h := f.Hits[0]
-		line := fmt.Sprintf("  %s  %-8s %-9s %s: %s", f.Time.In(c.Zone).Format("2006-01-02 15:04:05"), f.Host, f.Rule.Severity, f.Rule.Name, parser.BaseName(h.Process.Image))
+		line := fmt.Sprintf("  %s  %-8s %-9s %s: %s", f.Time.In(c.Zone).Format("2006-01-02 15:04:05"), f.Host, f.Rule.Severity, f.Rule.Name, winpath.Base(h.Process.Image))
 		if p := h.Process.Parent; p != nil {
-			line += " <- " + parser.BaseName(p.Image)
+			line += " <- " + winpath.Base(p.Image)
 		}
 		if hops := f.NextHops(); len(hops) > 0 {
 			const most = 5
