@@ -12,13 +12,14 @@ import (
 	"testing"
 
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 	"github.com/evtxhunt/evtxhunt/parser/winpath"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
 
 func scanTimeline(t testing.TB, paths ...string) *timeline.Timeline {
 	t.Helper()
-	files, errs := parser.FindEvidence(paths)
+	files, errs := evidence.Find(paths)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -159,7 +160,7 @@ func TestSharedLateralMovementSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if !parser.IsEVTXName(e.Name()) {
+		if !evidence.IsEVTXName(e.Name()) {
 			continue
 		}
 		var fired []string

@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"os"
 	"sync/atomic"
 	"time"
 
 	"github.com/0xrawsec/golang-evtx/evtx"
+
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 )
 
 // The benchmark baseline: golang-evtx reading a whole file with its own
@@ -93,12 +94,17 @@ func serveFastEvents(in io.Reader, out io.Writer) error {
 func fastEvents(req baselineRequest) (rep baselineReply) {
 	// The file stays open: FastEvents's goroutines may still read it when
 	// the deadline passes, until the process ends.
-	f, _, err := openEvidence(req.Path)
+	f, err := evidence.OS{}.Open(req.Path)
 	if err != nil {
 		rep.Err = err.Error()
 		return rep
 	}
-	ef, err := openGolangEvtx(f)
+	info, err := f.Stat()
+	if err != nil {
+		rep.Err = err.Error()
+		return rep
+	}
+	ef, err := openGolangEvtx(io.NewSectionReader(f, 0, info.Size()))
 	if err != nil {
 		rep.Err = fmt.Sprintf("golang-evtx cannot read %s: %v", req.Path, err)
 		return rep
@@ -114,7 +120,7 @@ func fastEvents(req baselineRequest) (rep baselineReply) {
 }
 
 // openGolangEvtx reads the file header; the library panics on some.
-func openGolangEvtx(f *os.File) (ef evtx.File, err error) {
+func openGolangEvtx(f io.ReadSeeker) (ef evtx.File, err error) {
 	defer recoverAs(&err)
 	return evtx.New(f)
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/0xrawsec/golang-evtx/evtx"
+
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 )
 
 // benchCorpus is the attack-samples set restricted to the files golang-evtx's
@@ -15,7 +17,7 @@ import (
 // scanner reads without a single error.
 func benchCorpus(b *testing.B) (files []string, bytes int64, records uint64) {
 	needShared(b)
-	all, _ := FindEvidence([]string{sharedEVTX + "/attack-samples"})
+	all, _ := evidence.Find([]string{sharedEVTX + "/attack-samples"})
 	stats, err := NewScanner(Options{}).Scan(context.Background(), all, func(*ProcessEvent) error { return nil })
 	if err != nil {
 		b.Fatal(err)
@@ -102,7 +104,7 @@ func BenchmarkGolangEvtxFastEvents(b *testing.B) {
 // evidenceChunks reads every chunk of the generated evidence that holds
 // records, checked, as the scanner hands them to a decoder.
 func evidenceChunks(b *testing.B) []*Chunk {
-	files, _ := FindEvidence([]string{"../testdata/evidence"})
+	files, _ := evidence.Find([]string{"../testdata/evidence"})
 	var chunks []*Chunk
 	for _, f := range files {
 		data, err := os.ReadFile(f)

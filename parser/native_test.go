@@ -6,11 +6,13 @@ import (
 	"path/filepath"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 )
 
 // firstChunks reads the first chunk slot of each generated evidence file.
 func firstChunks(t testing.TB) [][]byte {
-	files, _ := FindEvidence([]string{"../testdata/evidence"})
+	files, _ := evidence.Find([]string{"../testdata/evidence"})
 	var out [][]byte
 	for _, f := range files {
 		b, err := os.ReadFile(f)

@@ -10,11 +10,12 @@ import (
 	"hash"
 	"io"
 	"io/fs"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 )
 
 // Options configure a Scanner.
@@ -34,6 +35,10 @@ type Options struct {
 	Decoder string
 	// Isolation configures golang-evtx's child process.
 	Isolation Isolation
+	// Opener opens the files Scan is given; nil means evidence.OS, the
+	// files of the operating system. The names given to Scan are passed to
+	// it as they are, and reported as they are.
+	Opener evidence.Opener
 }
 
 // Scanner reads EVTX files chunk by chunk, decodes chunks in parallel in a
@@ -46,11 +51,15 @@ type Scanner struct {
 	fileDone  func(*FileStats)
 	isolation Isolation
 	childErr  error // why no child can be started, if so
+	opener    evidence.Opener
 }
 
 // NewScanner returns a Scanner with the given options.
 func NewScanner(o Options) *Scanner {
-	s := &Scanner{decoder: o.Decoder, workers: o.Workers, progress: o.Progress, fileDone: o.FileDone}
+	s := &Scanner{decoder: o.Decoder, workers: o.Workers, progress: o.Progress, fileDone: o.FileDone, opener: o.Opener}
+	if s.opener == nil {
+		s.opener = evidence.OS{}
+	}
 	s.isolation, s.childErr = o.Isolation.withDefaults()
 	if s.workers <= 0 {
 		s.workers = runtime.GOMAXPROCS(0)
@@ -83,7 +92,7 @@ func (j *job) release(bufs chan<- []byte) {
 type fileRead struct {
 	path   string
 	header *FileHeader
-	opened fs.FileInfo // fstat of the descriptor read, at open
+	opened fs.FileInfo // of the source read, at open
 	size   int64       // at open: what is read, and what the SHA-256 covers
 	errors []DecodeError
 	unread int // chunk slots not read
@@ -193,7 +202,7 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 	fail := func(kind ErrorKind, off int64, err error) {
 		fr.errors = append(fr.errors, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: err.Error()})
 	}
-	f, info, err := openEvidence(fr.path) // read-only: evidence is never written
+	f, info, err := s.open(fr.path) // read-only: evidence is never written
 	if err != nil {
 		fail(ErrFile, 0, err)
 		fr.unhashed = "the file could not be opened"
@@ -292,6 +301,20 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 	return true
 }
 
+// open opens a file and says what it is at open.
+func (s *Scanner) open(name string) (evidence.Source, fs.FileInfo, error) {
+	f, err := s.opener.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, info, nil
+}
+
 // slots is the number of chunk slots in a file of the given size.
 func slots(size int64) int {
 	if size <= FileHeaderSize {
@@ -310,7 +333,7 @@ type hashItem struct {
 	job  *job
 	rest *io.SectionReader
 	done bool
-	file *os.File
+	file evidence.Source
 }
 
 // hash is the goroutine that computes every file's SHA-256, beside the

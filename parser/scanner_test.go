@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 )
 
 // TestScanDamagedSyntheticFile runs a file with every kind of framing damage
@@ -98,7 +100,7 @@ func TestScanStopsOnEmitError(t *testing.T) {
 	if _, err := os.Stat(sharedEVTX); err != nil {
 		t.Skipf("needs ../shared: %v", err)
 	}
-	files, _ := FindEvidence([]string{sharedEVTX})
+	files, _ := evidence.Find([]string{sharedEVTX})
 	stop := errors.New("enough")
 	n := 0
 	_, err := NewScanner(Options{Workers: 2}).Scan(context.Background(), files, func(*ProcessEvent) error {

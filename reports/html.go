@@ -14,6 +14,7 @@ import (
 	"github.com/evtxhunt/evtxhunt/detections"
 	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 	"github.com/evtxhunt/evtxhunt/parser/winpath"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
@@ -137,7 +138,7 @@ type htmlReport struct {
 	FilesOmitted                     int
 	Errors                           []htmlError
 	ErrorsMore                       int
-	NotRead                          []parser.NotRead
+	NotRead                          []evidence.NotRead
 	NotReadOmitted                   int
 	HostNames, RuleNames             []string
 }
@@ -318,7 +319,7 @@ func buildHTMLReport(c *Case, s Summary, hits map[*timeline.Process][]*detection
 			r.NotReadOmitted = len(c.NotRead) - i
 			break
 		}
-		r.NotRead = append(r.NotRead, parser.NotRead{Path: l.cut(n.Path), Reason: l.cut(n.Reason)})
+		r.NotRead = append(r.NotRead, evidence.NotRead{Path: l.cut(n.Path), Reason: l.cut(n.Reason)})
 	}
 	return r
 }

@@ -14,13 +14,14 @@ import (
 
 	"github.com/evtxhunt/evtxhunt/detections"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
 
 // incidentCase runs the whole pipeline on the generated incident.
 func incidentCase(t testing.TB) *Case {
 	t.Helper()
-	files, errs := parser.FindEvidence([]string{"../testdata/evidence"})
+	files, errs := evidence.Find([]string{"../testdata/evidence"})
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}

@@ -9,15 +9,16 @@ import (
 	"testing"
 
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 	"github.com/evtxhunt/evtxhunt/parser/winpath"
 )
 
-const evidence = "../testdata/evidence"
+const evidenceDir = "../testdata/evidence"
 
 // scanInto builds a timeline of the given evidence paths.
 func scanInto(t testing.TB, paths ...string) *Timeline {
 	t.Helper()
-	files, errs := parser.FindEvidence(paths)
+	files, errs := evidence.Find(paths)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -45,7 +46,7 @@ type manifestFinding struct {
 }
 
 func readManifest(t *testing.T) (detections, decoys []manifestFinding) {
-	b, err := os.ReadFile(filepath.Join(evidence, "EXPECTED.json"))
+	b, err := os.ReadFile(filepath.Join(evidenceDir, "EXPECTED.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func lookup(t *testing.T, tl *Timeline, host string, p manifestProc) *Process {
 }
 
 func TestGeneratedIncident(t *testing.T) {
-	tl := scanInto(t, evidence)
+	tl := scanInto(t, evidenceDir)
 	var names []string
 	for _, h := range tl.Hosts {
 		names = append(names, h.Name)
@@ -148,7 +149,7 @@ func TestSharedSysmonGUIDLinks(t *testing.T) {
 	if _, err := os.Stat(sharedEVTX); err != nil {
 		t.Skipf("SKIP: the shared evidence corpus is absent: %v", err)
 	}
-	files, _ := parser.FindEvidence([]string{sharedEVTX})
+	files, _ := evidence.Find([]string{sharedEVTX})
 	checked := 0
 	for _, f := range files {
 		tl := scanInto(t, f)

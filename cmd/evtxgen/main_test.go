@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 )
 
 const committed = "../../testdata/evidence"
@@ -64,7 +65,7 @@ func readManifest(t *testing.T) manifest {
 // and checks every count and every record the manifest names.
 func TestManifestMatchesEvidence(t *testing.T) {
 	m := readManifest(t)
-	files, errs := parser.FindEvidence([]string{committed})
+	files, errs := evidence.Find([]string{committed})
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -188,7 +189,7 @@ func TestLargeOutputs(t *testing.T) {
 	if err := run(fleet, 7, "3MiB", 3); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := parser.FindEvidence([]string{fleet})
+	files, _ := evidence.Find([]string{fleet})
 	if len(files) != 6 {
 		t.Errorf("fleet has %d logs, want 6", len(files))
 	}

@@ -14,13 +14,14 @@ import (
 
 	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 )
 
 // scanResult is what reading the evidence gave, for summaries and exit codes.
 type scanResult struct {
 	stats   []*parser.FileStats
 	totals  parser.Totals
-	notRead []parser.NotRead
+	notRead []evidence.NotRead
 	wall    time.Duration
 }
 
@@ -34,7 +35,7 @@ func (r *scanResult) clean() bool { return r.totals.Errors == 0 && len(r.notRead
 func scanEvidence(ctx context.Context, paths []string, opts parser.Options, prog func([]string) *progress, stderr io.Writer,
 	emit func(*parser.ProcessEvent) error) (*scanResult, error) {
 	start := time.Now()
-	files, notRead := parser.FindEvidence(paths)
+	files, notRead := evidence.Find(paths)
 	for _, n := range notRead {
 		fmt.Fprintf(stderr, "evtxhunt: not read: %s\n", termsafe.String(n.String()))
 	}

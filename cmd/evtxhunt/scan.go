@@ -20,6 +20,7 @@ import (
 	"github.com/evtxhunt/evtxhunt/detections"
 	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 	"github.com/evtxhunt/evtxhunt/parser/winpath"
 	"github.com/evtxhunt/evtxhunt/reports"
 	"github.com/evtxhunt/evtxhunt/timeline"
@@ -302,10 +303,10 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 	// gives anything is the merge refused.
 	usable := 0
 	for _, dir := range dirs {
-		var problems []parser.NotRead
+		var problems []evidence.NotRead
 		s, serr := reports.ReadSummary(dir)
 		if err := serr; err != nil {
-			problems = append(problems, parser.NotRead{Path: dir, Reason: fmt.Sprintf("%v: its evidence inventory and parse health are not in the merge", err)})
+			problems = append(problems, evidence.NotRead{Path: dir, Reason: fmt.Sprintf("%v: its evidence inventory and parse health are not in the merge", err)})
 		} else {
 			c.Files = append(c.Files, s.Parse.Files...)
 			c.NotRead = append(c.NotRead, s.Evidence.NotRead...)
@@ -321,10 +322,10 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 			if errors.Is(err, os.ErrNotExist) {
 				why = "missing"
 			}
-			problems = append(problems, parser.NotRead{Path: events, Reason: fmt.Sprintf("%s: its events are not in the merge (was it scanned with --format jsonl?)", why)})
+			problems = append(problems, evidence.NotRead{Path: events, Reason: fmt.Sprintf("%s: its events are not in the merge (was it scanned with --format jsonl?)", why)})
 		}
 		for _, why := range skipped {
-			problems = append(problems, parser.NotRead{Path: events, Reason: why})
+			problems = append(problems, evidence.NotRead{Path: events, Reason: why})
 		}
 		if serr == nil || eerr == nil {
 			usable++

@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 )
 
 // TestCommittedEvidenceTwoParsers decodes every record of the committed
 // evidence with golang-evtx and with python-evtx and compares them field by
 // field: the generated files are real EVTX to two independent readers.
 func TestCommittedEvidenceTwoParsers(t *testing.T) {
-	files, errs := parser.FindEvidence([]string{"../../testdata/evidence"})
+	files, errs := evidence.Find([]string{"../../testdata/evidence"})
 	if len(errs) > 0 || len(files) < 10 {
 		t.Fatalf("evidence: %d files, %v", len(files), errs)
 	}
