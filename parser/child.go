@@ -197,6 +197,9 @@ func serveChunks(in io.Reader, out io.Writer) error {
 		r.reset()
 		r.Records.Seen = uint64(len(c.Records))
 		decodeGuarded(&c, &r, func() { dec.Decode(&c, &r) })
+		for i := range r.Errors {
+			r.Errors[i].Err = nil // a Go value of this process: its Reason says it
+		}
 		rep := childReply{Events: r.Events, Census: r.Census.Rows(), Records: r.Records, ChunkDecoded: r.Chunks.Decoded == 1, Errors: r.Errors}
 		if err := writeReply(out, &reply, enc, &rep); err != nil {
 			return err

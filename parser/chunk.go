@@ -38,14 +38,15 @@ func (r *ChunkResult) addError(e DecodeError) {
 	r.Errors = append(r.Errors, e)
 }
 
-// chunkError records a problem with the chunk as a whole.
-func (r *ChunkResult) chunkError(c *Chunk, kind ErrorKind, format string, args ...any) {
-	r.addError(DecodeError{File: c.File, Kind: kind, Offset: c.Offset, Chunk: c.Index, Reason: fmt.Sprintf(format, args...)})
+// chunkError records a problem with the chunk as a whole: err says what.
+func (r *ChunkResult) chunkError(c *Chunk, kind ErrorKind, err error) {
+	r.addError(DecodeError{File: c.File, Kind: kind, Offset: c.Offset, Chunk: c.Index, Reason: err.Error(), Err: err})
 }
 
-// recordError records a problem with one record.
-func (r *ChunkResult) recordError(c *Chunk, ref RecordRef, kind ErrorKind, reason string) {
-	r.addError(DecodeError{File: c.File, Kind: kind, Offset: c.Offset + int64(ref.Offset), Chunk: c.Index, RecordID: ref.ID, Reason: reason})
+// recordError records a problem with one record; err, when set, is its
+// cause.
+func (r *ChunkResult) recordError(c *Chunk, ref RecordRef, kind ErrorKind, reason string, err error) {
+	r.addError(DecodeError{File: c.File, Kind: kind, Offset: c.Offset + int64(ref.Offset), Chunk: c.Index, RecordID: ref.ID, Reason: reason, Err: err})
 }
 
 // A ChunkDecoder reads the records of a checked chunk: it counts every record
@@ -69,7 +70,7 @@ func inspectChunk(c *Chunk, r *ChunkResult) bool {
 	}
 	if len(data) < ChunkSize {
 		r.Chunks.Truncated = 1
-		r.chunkError(c, ErrTruncated, "chunk slot holds %d of %d bytes: the file ends inside it", len(data), ChunkSize)
+		r.chunkError(c, ErrTruncated, fmt.Errorf("chunk slot holds %d of %d bytes: the file ends inside it", len(data), ChunkSize))
 		if len(data) < ChunkTablesEnd {
 			r.Chunks.Failed = 1
 			return false
@@ -79,18 +80,18 @@ func inspectChunk(c *Chunk, r *ChunkResult) bool {
 		// A damaged magic need not mean damaged records: decode whatever
 		// the record chain still holds.
 		r.Chunks.BadMagic = 1
-		r.chunkError(c, ErrChunkMagic, "chunk magic is %q, want %q", data[:8], ChunkMagic)
+		r.chunkError(c, ErrChunkMagic, fmt.Errorf("chunk magic is %q, want %q", data[:8], ChunkMagic))
 	}
 	c.Header = parseChunkHeader(data)
 	if got := ChunkHeaderChecksum(data); got != c.Header.HeaderChecksum {
 		r.Chunks.HeaderCRCFailures = 1
-		r.chunkError(c, ErrChunkHeader, "header CRC32 is 0x%08x, computed 0x%08x", c.Header.HeaderChecksum, got)
+		r.chunkError(c, ErrChunkHeader, fmt.Errorf("header CRC32 is 0x%08x, computed 0x%08x", c.Header.HeaderChecksum, got))
 	}
 	end := recordsEnd(c.Header, len(data))
 	if int(c.Header.FreeSpaceOffset) == end {
 		if got := crc32.ChecksumIEEE(data[ChunkTablesEnd:end]); got != c.Header.DataChecksum {
 			r.Chunks.DataCRCFailures = 1
-			r.chunkError(c, ErrChunkData, "records CRC32 is 0x%08x, computed 0x%08x", c.Header.DataChecksum, got)
+			r.chunkError(c, ErrChunkData, fmt.Errorf("records CRC32 is 0x%08x, computed 0x%08x", c.Header.DataChecksum, got))
 		}
 	}
 	var stop *walkStop
@@ -101,7 +102,7 @@ func inspectChunk(c *Chunk, r *ChunkResult) bool {
 	}
 	for _, ref := range c.Records {
 		if ref.Trailer != ref.Size {
-			r.recordError(c, ref, ErrRecordWalk, fmt.Sprintf("record size %d disagrees with its trailer %d (a record still being written when the log was copied?); read anyway", ref.Size, ref.Trailer))
+			r.recordError(c, ref, ErrRecordWalk, fmt.Sprintf("record size %d disagrees with its trailer %d (a record still being written when the log was copied?); read anyway", ref.Size, ref.Trailer), nil)
 		}
 	}
 	r.Records.Seen = uint64(len(c.Records))

@@ -53,7 +53,7 @@ func (d *golangEvtxDecoder) Decode(c *Chunk, r *ChunkResult) {
 	// use them, so a damaged table is reported but not fatal.
 	if err := d.templates(&gc); err != nil {
 		gc.TemplateTable = make(evtx.TemplateTable)
-		r.chunkError(c, ErrChunkHeader, "template table: %v; templates are read from the records instead", err)
+		r.chunkError(c, ErrChunkHeader, fmt.Errorf("template table: %w; templates are read from the records instead", err))
 	}
 	// ParseEvent refuses offsets past the header's last record, which is
 	// stale in dirty chunks: our walk of the record chain is the authority.
@@ -95,14 +95,14 @@ func (d *golangEvtxDecoder) record(c *Chunk, gc *evtx.Chunk, ref RecordRef, r *C
 		if _, ok := err.(*panicError); ok {
 			kind = ErrPanic
 		}
-		r.recordError(c, ref, kind, "golang-evtx: "+d.messages.join(err.Error()))
+		r.recordError(c, ref, kind, "golang-evtx: "+d.messages.join(err.Error()), err)
 		return false
 	}
 	r.Records.Decoded++
 	r.Census[CensusKey{sys.channel, sys.provider, sys.eventID}]++
 	if len(d.messages.list) > 0 {
 		// The library logged a problem but still produced the record.
-		r.recordError(c, ref, ErrRecordField, "golang-evtx decoded the record with errors: "+d.messages.join(""))
+		r.recordError(c, ref, ErrRecordField, "golang-evtx decoded the record with errors: "+d.messages.join(""), nil)
 	}
 	source, ok := processSource(sys.provider, sys.eventID)
 	if !ok {
@@ -124,7 +124,7 @@ func (d *golangEvtxDecoder) record(c *Chunk, gc *evtx.Chunk, ref RecordRef, r *C
 	}
 	b.finish()
 	for _, f := range b.bad {
-		r.recordError(c, ref, ErrRecordField, fmt.Sprintf("field %s: cannot read %q as a number", f.name, f.value))
+		r.recordError(c, ref, ErrRecordField, fmt.Sprintf("field %s: cannot read %q as a number", f.name, f.value), nil)
 	}
 	return true
 }

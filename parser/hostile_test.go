@@ -3,6 +3,7 @@ package parser
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -191,7 +192,8 @@ func TestNativeRefusesHostileChunks(t *testing.T) {
 				t.Fatalf("%s chunk %d: no records", name, h.Index)
 			}
 			newNativeDecoder(nil).Decode(c, &r)
-			if r.Chunks.Failed != 1 || r.Chunks.Fallback != 1 || len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Reason, want[name]) {
+			if r.Chunks.Failed != 1 || r.Chunks.Fallback != 1 || len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Reason, want[name]) ||
+				!errors.Is(&r.Errors[0], errNative) {
 				t.Errorf("%s chunk %d: chunks %+v, errors %v; want %q", name, h.Index, r.Chunks, r.Errors, want[name])
 			}
 		}

@@ -103,10 +103,9 @@ func (d *childDecoder) decode(c *Chunk, r *ChunkResult, refused error) {
 		r.Records.Failed = uint64(len(c.Records))
 		r.Chunks.Failed = 1
 		if refused != nil {
-			r.chunkError(c, ErrChild, "%v; then %v", refused, err)
-		} else {
-			r.chunkError(c, ErrChild, "%v", err)
+			err = fmt.Errorf("%w; then %w", refused, err)
 		}
+		r.chunkError(c, ErrChild, err)
 		return
 	}
 	for i := range rep.Events {

@@ -191,7 +191,7 @@ func (d *nativeDecoder) Decode(c *Chunk, r *ChunkResult) {
 		if d.fallback == nil {
 			r.Records.Failed = uint64(len(c.Records))
 			r.Chunks.Failed = 1
-			r.chunkError(c, ErrRecord, "%v", err)
+			r.chunkError(c, ErrRecord, err)
 			return
 		}
 		d.fallback.decode(c, r, err)
@@ -310,7 +310,7 @@ func (d *nativeDecoder) record(c *Chunk, ref RecordRef, res *ChunkResult) error 
 	}
 	b.finish()
 	for _, f := range b.bad {
-		res.recordError(c, ref, ErrRecordField, fmt.Sprintf("field %s: cannot read %q as a number", f.name, f.value))
+		res.recordError(c, ref, ErrRecordField, fmt.Sprintf("field %s: cannot read %q as a number", f.name, f.value), nil)
 	}
 	return nil
 }

@@ -200,7 +200,7 @@ func (s *Scanner) read(ctx context.Context, files []string, ordered, work chan<-
 // mean that the file shrank while read.
 func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job) bool, hashes chan<- hashItem, bufs chan []byte) bool {
 	fail := func(kind ErrorKind, off int64, err error) {
-		fr.errors = append(fr.errors, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: err.Error()})
+		fr.errors = append(fr.errors, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: err.Error(), Err: err})
 	}
 	f, info, err := s.open(fr.path) // read-only: evidence is never written
 	if err != nil {
@@ -351,7 +351,7 @@ func (s *Scanner) hash(items <-chan hashItem, bufs chan<- []byte) {
 		}
 		fr := it.fr
 		fail := func(kind ErrorKind, off int64, unfit string, err error) {
-			fr.hashErrs = append(fr.hashErrs, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: err.Error()})
+			fr.hashErrs = append(fr.hashErrs, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: err.Error(), Err: err})
 			fr.hashUnfit = cmp.Or(fr.hashUnfit, unfit)
 		}
 		if it.rest != nil {
@@ -432,7 +432,7 @@ func decodeGuarded(c *Chunk, r *ChunkResult, decode func()) {
 		if p := recover(); p != nil {
 			r.Chunks.Failed = 1
 			r.Records.Failed = r.Records.Seen - r.Records.Decoded
-			r.chunkError(c, ErrPanic, "decoder panicked: %v", p)
+			r.addError(DecodeError{File: c.File, Kind: ErrPanic, Offset: c.Offset, Chunk: c.Index, Reason: fmt.Sprintf("decoder panicked: %v", p), Err: &panicError{p}})
 		}
 	}()
 	decode()

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,6 +90,10 @@ func TestScanDamagedSyntheticFile(t *testing.T) {
 		if len(f.Errors) != 1 || f.Errors[0].Kind != ErrFile || !strings.Contains(f.Errors[0].Reason, want) {
 			t.Errorf("%s: errors %v, want one %q", f.Path, f.Errors, want)
 		}
+	}
+	// An error carries its cause.
+	if missing := &stats[1].Errors[0]; !errors.Is(missing, fs.ErrNotExist) {
+		t.Errorf("%v does not reach fs.ErrNotExist", missing)
 	}
 	notSum := sha256.Sum256([]byte("this is not an event log"))
 	if got := stats[2].SHA256; got != hex.EncodeToString(notSum[:]) {

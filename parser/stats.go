@@ -89,6 +89,10 @@ type DecodeError struct {
 	Chunk    int       `json:"chunk"`  // slot number, -1 for the file itself
 	RecordID uint64    `json:"record_id,omitempty"`
 	Reason   string    `json:"reason"`
+	// Err is the cause, when there is one for errors.Is and errors.As to
+	// reach: the source's read error, an *evtx.FormatError, the native
+	// decoder's refusal. Reason says it in words; it is not written out.
+	Err error `json:"-"`
 	// Repeats counts the later errors of the file with the same kind and a
 	// reason that differs from this one only in its numbers (offsets, ids,
 	// sizes). They are not listed; LastOffset is where the last one is.
@@ -154,6 +158,9 @@ func (e *DecodeError) Error() string {
 	}
 	return s
 }
+
+// Unwrap returns the cause.
+func (e *DecodeError) Unwrap() error { return e.Err }
 
 // Repeated says how many errors like this one were counted on it, and
 // where the last one is; "" when there were none.
