@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/0xrawsec/golang-evtx/evtx"
+	golangevtx "github.com/0xrawsec/golang-evtx/evtx"
 
 	"github.com/evtxhunt/evtxhunt/parser/evidence"
 )
@@ -120,7 +120,7 @@ func fastEvents(req baselineRequest) (rep baselineReply) {
 }
 
 // openGolangEvtx reads the file header; the library panics on some.
-func openGolangEvtx(f io.ReadSeeker) (ef evtx.File, err error) {
+func openGolangEvtx(f io.ReadSeeker) (ef golangevtx.File, err error) {
 	defer recoverAs(&err)
-	return evtx.New(f)
+	return golangevtx.New(f)
 }

@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // golang-evtx runs in a child process of evtxhunt, never in the scanning
@@ -110,12 +112,12 @@ type childReply struct {
 
 // maxRequest bounds a request frame: the header, a record reference for
 // every record a chunk can hold, and the chunk.
-const maxRequest = 16 + (ChunkSize/recordMinLen)*recordRefLen + ChunkSize
+const maxRequest = 16 + (evtx.ChunkSize/evtx.RecordMinLen)*recordRefLen + evtx.ChunkSize
 
 const recordRefLen = 20
 
 // appendRequest appends the request frame for c to b.
-func appendRequest(b []byte, c *Chunk) []byte {
+func appendRequest(b []byte, c *chunk) []byte {
 	start := len(b)
 	b = binary.LittleEndian.AppendUint32(b, 0) // length, patched below
 	b = binary.LittleEndian.AppendUint64(b, uint64(c.Offset))
@@ -132,9 +134,10 @@ func appendRequest(b []byte, c *Chunk) []byte {
 	return b
 }
 
-// readRequest reads one request frame into c, reusing buf; it returns
+// readRequest reads one request frame into c, whose Chunk it fills, reusing
+// buf; it returns
 // io.EOF when the parent has closed the stream between frames.
-func readRequest(r io.Reader, buf []byte, c *Chunk) ([]byte, error) {
+func readRequest(r io.Reader, buf []byte, c *chunk) ([]byte, error) {
 	var head [4]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
 		return buf, err
@@ -162,8 +165,8 @@ func readRequest(r io.Reader, buf []byte, c *Chunk) ([]byte, error) {
 	c.Records = c.Records[:0]
 	for i := range records {
 		b := rest[i*recordRefLen:]
-		ref := RecordRef{Offset: le.Uint32(b), Size: le.Uint32(b[4:]), Trailer: le.Uint32(b[8:]), ID: le.Uint64(b[12:])}
-		if ref.Size < recordMinLen || uint64(ref.Offset)+uint64(ref.Size) > uint64(len(c.Data)) {
+		ref := evtx.RecordRef{Offset: le.Uint32(b), Size: le.Uint32(b[4:]), Trailer: le.Uint32(b[8:]), ID: le.Uint64(b[12:])}
+		if ref.Size < evtx.RecordMinLen || uint64(ref.Offset)+uint64(ref.Size) > uint64(len(c.Data)) {
 			return buf, fmt.Errorf("record %d at 0x%x, %d bytes, is outside the chunk", ref.ID, ref.Offset, ref.Size)
 		}
 		c.Records = append(c.Records, ref)
@@ -180,8 +183,8 @@ func serveChunks(in io.Reader, out io.Writer) error {
 	var (
 		req   []byte
 		reply bytes.Buffer
-		c     Chunk
-		r     ChunkResult
+		c     = chunk{Chunk: &evtx.Chunk{}}
+		r     chunkResult
 	)
 	// One gob stream for all replies: it describes its types once.
 	enc := gob.NewEncoder(&reply)
@@ -196,7 +199,7 @@ func serveChunks(in io.Reader, out io.Writer) error {
 		}
 		r.reset()
 		r.Records.Seen = uint64(len(c.Records))
-		decodeGuarded(&c, &r, func() { dec.Decode(&c, &r) })
+		decodeGuarded(c.file, slot{c.Index, c.Offset}, &r, func() { dec.Decode(&c, &r) })
 		for i := range r.Errors {
 			r.Errors[i].Err = nil // a Go value of this process: its Reason says it
 		}

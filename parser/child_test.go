@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // TestMain serves as golang-evtx's child process when a Scanner of these
@@ -34,7 +36,7 @@ const fakeChildArg = "-fake-child="
 // PATH" dies the first time, when PATH does not exist yet, and serves
 // properly afterwards.
 func fakeChild(mode string) int {
-	var c Chunk
+	c := chunk{Chunk: &evtx.Chunk{}}
 	if _, err := readRequest(os.Stdin, nil, &c); err != nil {
 		return 1
 	}
@@ -143,7 +145,7 @@ func TestChildFailuresAreChunkErrors(t *testing.T) {
 			}
 			e := s.Errors[0]
 			got, want := shapeOf(&e), shapeOf(&DecodeError{Kind: ErrChild, Reason: tc.why})
-			if got.kind != want.kind || !strings.HasPrefix(got.reason, want.reason) || e.Chunk != 0 || e.Offset != FileHeaderSize || e.Repeats != s.Chunks.Slots-1 {
+			if got.kind != want.kind || !strings.HasPrefix(got.reason, want.reason) || e.Chunk != 0 || e.Offset != evtx.FileHeaderSize || e.Repeats != s.Chunks.Slots-1 {
 				t.Errorf("error %+v\nwant %s at chunk 0 repeated on every chunk: %q", e, ErrChild, tc.why)
 			}
 		})

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // The crafted files of testdata/hostile, written by cmd/evtxgen -hostile,
@@ -127,10 +129,10 @@ func TestScanHostileFiles(t *testing.T) {
 				}
 				e := s.Errors[0]
 				first, last := f.HostileChunks[0], f.HostileChunks[hostile-1]
-				if e.Kind != want.kind || e.Chunk != first.Index || e.Offset < first.Offset || e.Offset >= first.Offset+ChunkSize || e.Repeats != hostile-1 {
+				if e.Kind != want.kind || e.Chunk != first.Index || e.Offset < first.Offset || e.Offset >= first.Offset+evtx.ChunkSize || e.Repeats != hostile-1 {
 					t.Errorf("error %+v, want %s in chunk %d at 0x%x, %d repeats", e, want.kind, first.Index, first.Offset, hostile-1)
 				}
-				if hostile > 1 && (e.LastOffset < last.Offset || e.LastOffset >= last.Offset+ChunkSize) {
+				if hostile > 1 && (e.LastOffset < last.Offset || e.LastOffset >= last.Offset+evtx.ChunkSize) {
 					t.Errorf("last repeat at 0x%x, want in chunk %d at 0x%x", e.LastOffset, last.Index, last.Offset)
 				}
 				if len(e.Reason) > maxReasonLen || !utf8.ValidString(e.Reason) || !containsAny(e.Reason, want.why) {
@@ -185,10 +187,10 @@ func TestNativeRefusesHostileChunks(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, h := range f.HostileChunks {
-			c := &Chunk{File: name, Index: h.Index, Offset: h.Offset, Data: b[h.Offset : h.Offset+ChunkSize]}
-			var r ChunkResult
+			var r chunkResult
 			r.reset()
-			if !inspectChunk(c, &r) {
+			c := inspectChunk(name, b[h.Offset:h.Offset+evtx.ChunkSize], h.Index, h.Offset, &r)
+			if c == nil {
 				t.Fatalf("%s chunk %d: no records", name, h.Index)
 			}
 			newNativeDecoder(nil).Decode(c, &r)

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // nativeDecoder is evtxhunt's own chunk decoder. It is filter-first: a
@@ -179,7 +181,7 @@ func nativeErr(format string, args ...any) error {
 
 // Decode reads every record of the chunk, or hands the chunk to the
 // fallback decoder when any record is beyond it.
-func (d *nativeDecoder) Decode(c *Chunk, r *ChunkResult) {
+func (d *nativeDecoder) Decode(c *chunk, r *chunkResult) {
 	clear(d.templates)
 	clear(d.names)
 	events, errs := len(r.Events), len(r.Errors)
@@ -200,7 +202,7 @@ func (d *nativeDecoder) Decode(c *Chunk, r *ChunkResult) {
 	r.Chunks.Decoded = 1
 }
 
-func (d *nativeDecoder) decodeChunk(c *Chunk, r *ChunkResult) error {
+func (d *nativeDecoder) decodeChunk(c *chunk, r *chunkResult) error {
 	for _, ref := range c.Records {
 		if err := d.record(c, ref, r); err != nil {
 			return fmt.Errorf("record %d at 0x%x: %w", ref.ID, c.Offset+int64(ref.Offset), err)
@@ -265,12 +267,12 @@ func (r *binReader) skip(n int) { r.bytes(n) }
 
 // record decodes one record's System fields and, for process events, its
 // EventData.
-func (d *nativeDecoder) record(c *Chunk, ref RecordRef, res *ChunkResult) error {
+func (d *nativeDecoder) record(c *chunk, ref evtx.RecordRef, res *chunkResult) error {
 	chunk := c.Data
 	end := int(ref.Offset) + int(ref.Size) - 4
 	// Read only as many substitutions as counting the record needs; a
 	// process event is read again in full below.
-	t, values, err := d.instance(chunk, int(ref.Offset)+RecordHeaderLen, end, d.values[:0], false)
+	t, values, err := d.instance(chunk, int(ref.Offset)+evtx.RecordHeaderLen, end, d.values[:0], false)
 	d.values = values
 	if err != nil {
 		return err
@@ -291,7 +293,7 @@ func (d *nativeDecoder) record(c *Chunk, ref RecordRef, res *ChunkResult) error 
 	if !isProcess {
 		return nil
 	}
-	if _, d.values, err = d.instance(chunk, int(ref.Offset)+RecordHeaderLen, end, d.values[:0], true); err != nil {
+	if _, d.values, err = d.instance(chunk, int(ref.Offset)+evtx.RecordHeaderLen, end, d.values[:0], true); err != nil {
 		return err
 	}
 	version, _ := d.fieldNumber(t.version)
@@ -300,7 +302,7 @@ func (d *nativeDecoder) record(c *Chunk, ref RecordRef, res *ChunkResult) error 
 		recordID = ref.ID
 	}
 	res.Events = append(res.Events, ProcessEvent{Host: d.fieldString(t.computer), Time: d.fieldTime(t.created), Source: source,
-		Version: uint8(version), RecordID: recordID, RecordNumber: ref.ID, File: c.File, Chunk: c.Index, Offset: c.Offset + int64(ref.Offset)})
+		Version: uint8(version), RecordID: recordID, RecordNumber: ref.ID, File: c.file, Chunk: c.Index, Offset: c.Offset + int64(ref.Offset)})
 	ev := &res.Events[len(res.Events)-1]
 	b := &d.builder
 	b.reset(ev)

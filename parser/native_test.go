@@ -8,6 +8,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/evtxhunt/evtxhunt/parser/evidence"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // firstChunks reads the first chunk slot of each generated evidence file.
@@ -19,8 +20,8 @@ func firstChunks(t testing.TB) [][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for off := FileHeaderSize; off+ChunkSize <= len(b) && off < FileHeaderSize+3*ChunkSize; off += ChunkSize {
-			out = append(out, b[off:off+ChunkSize])
+		for off := evtx.FileHeaderSize; off+evtx.ChunkSize <= len(b) && off < evtx.FileHeaderSize+3*evtx.ChunkSize; off += evtx.ChunkSize {
+			out = append(out, b[off:off+evtx.ChunkSize])
 		}
 	}
 	return out
@@ -33,10 +34,10 @@ func TestNativeSkipsWithoutAllocating(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Chunk{Data: b[FileHeaderSize : FileHeaderSize+ChunkSize]}
-	var r ChunkResult
+	var r chunkResult
 	r.reset()
-	if !inspectChunk(c, &r) {
+	c := inspectChunk("Security.evtx", b[evtx.FileHeaderSize:evtx.FileHeaderSize+evtx.ChunkSize], 0, evtx.FileHeaderSize, &r)
+	if c == nil {
 		t.Fatal("no records")
 	}
 	d := newNativeDecoder(nil)
@@ -59,8 +60,8 @@ func TestNativeSkipsWithoutAllocating(t *testing.T) {
 
 	// The next chunk finds its templates compiled, checks each against its
 	// own definition, and allocates nothing either.
-	next := &Chunk{Data: b[FileHeaderSize+ChunkSize : FileHeaderSize+2*ChunkSize]}
-	if !inspectChunk(next, &r) {
+	next := inspectChunk("Security.evtx", b[evtx.FileHeaderSize+evtx.ChunkSize:evtx.FileHeaderSize+2*evtx.ChunkSize], 1, evtx.FileHeaderSize+evtx.ChunkSize, &r)
+	if next == nil {
 		t.Fatal("no records in chunk 1")
 	}
 	d.Decode(next, &r)
@@ -81,13 +82,12 @@ func FuzzNativeDecoder(f *testing.F) {
 		f.Add(c[:6144])
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > ChunkSize {
-			data = data[:ChunkSize]
+		if len(data) > evtx.ChunkSize {
+			data = data[:evtx.ChunkSize]
 		}
-		c := &Chunk{File: "fuzz", Data: data}
-		var r ChunkResult
+		var r chunkResult
 		r.reset()
-		if inspectChunk(c, &r) {
+		if c := inspectChunk("fuzz", data, 0, 0, &r); c != nil {
 			newNativeDecoder(nil).Decode(c, &r)
 		}
 		if r.Records.Decoded+r.Records.Failed > r.Records.Seen {

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 
 	"github.com/evtxhunt/evtxhunt/parser/evidence"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // Options configure a Scanner.
@@ -70,9 +71,10 @@ func NewScanner(o Options) *Scanner {
 // job is one chunk slot on its way through the pool, or the end of a file.
 type job struct {
 	file   *fileRead
-	chunk  Chunk
+	slot   slot
+	data   []byte // the slot's bytes read, in buf
 	buf    []byte
-	result ChunkResult
+	result chunkResult
 	done   chan struct{}
 	end    bool // no chunk: the file's last job, carrying what the reader learnt
 	refs   atomic.Int32
@@ -91,7 +93,7 @@ func (j *job) release(bufs chan<- []byte) {
 // before the file's first chunk is sent, the rest before its end marker.
 type fileRead struct {
 	path   string
-	header *FileHeader
+	header *evtx.FileHeader
 	opened fs.FileInfo // of the source read, at open
 	size   int64       // at open: what is read, and what the SHA-256 covers
 	errors []DecodeError
@@ -106,7 +108,13 @@ type fileRead struct {
 	hashed    chan struct{}
 	// Kept by the consumer, in slot order: all-zero slots inside the
 	// header's chunk count that no chunk with records has followed yet.
-	zeroSlots []Chunk
+	zeroSlots []slot
+}
+
+// slot is where a chunk slot is in its file.
+type slot struct {
+	index  int
+	offset int64
 }
 
 // Scan decodes the files in the order given and calls emit for each process
@@ -125,7 +133,7 @@ func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*ProcessEv
 	work := make(chan *job)
 	bufs := make(chan []byte, window+s.workers+1)
 	for range cap(bufs) {
-		bufs <- make([]byte, ChunkSize)
+		bufs <- make([]byte, evtx.ChunkSize)
 	}
 
 	hashes := make(chan hashItem, window)
@@ -200,7 +208,11 @@ func (s *Scanner) read(ctx context.Context, files []string, ordered, work chan<-
 // mean that the file shrank while read.
 func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job) bool, hashes chan<- hashItem, bufs chan []byte) bool {
 	fail := func(kind ErrorKind, off int64, err error) {
-		fr.errors = append(fr.errors, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: err.Error(), Err: err})
+		reason := err.Error()
+		if p := (*evtx.FormatError)(nil); errors.As(err, &p) {
+			reason = p.Err.Error() + ": " + p.Detail // the error says where, as Offset does
+		}
+		fr.errors = append(fr.errors, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: reason, Err: err})
 	}
 	f, info, err := s.open(fr.path) // read-only: evidence is never written
 	if err != nil {
@@ -230,11 +242,11 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 	// were asked for: the slots from the first one not wholly read are lost.
 	shrank := func(off int64, n, want int, slot int) {
 		fail(ErrChanged, off+int64(n), fmt.Errorf("the file shrank while read: it held %d bytes when opened, reading %d bytes at 0x%x gave %d", fr.size, want, off, n))
-		fr.unread += slots(fr.size) - slot
+		fr.unread += evtx.ChunkSlots(fr.size) - slot
 		fr.unhashed = "the file shrank while read"
 	}
 
-	head := make([]byte, min(FileHeaderSize, fr.size))
+	head := make([]byte, min(evtx.FileHeaderSize, fr.size))
 	n, err := f.ReadAt(head, 0)
 	s.reportProgress(int64(n))
 	switch {
@@ -244,14 +256,14 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 		return true
 	default:
 		fail(ErrFile, 0, err)
-		fr.unread = slots(fr.size)
+		fr.unread = evtx.ChunkSlots(fr.size)
 		fr.unhashed = "the file header could not be read"
 		return true
 	}
 	if !hash(hashItem{data: head}) {
 		return false
 	}
-	h, err := parseFileHeader(head)
+	h, err := evtx.ParseFileHeader(head)
 	if err != nil {
 		fail(ErrFile, 0, err)
 		last.rest = io.NewSectionReader(f, int64(len(head)), fr.size-int64(len(head)))
@@ -261,18 +273,18 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 	if !h.ChecksumOK {
 		fail(ErrFileHeader, 0, errors.New("file header CRC32 does not match; header fields are not trusted"))
 	}
-	if fr.size < FileHeaderSize {
-		fail(ErrTruncated, 0, fmt.Errorf("file is %d bytes, shorter than its 4096-byte header block", fr.size))
+	if fr.size < evtx.FileHeaderSize {
+		fail(ErrTruncated, 0, fmt.Errorf("file is %d bytes, shorter than its %d-byte header block", fr.size, evtx.FileHeaderSize))
 		return true
 	}
-	for i, off := 0, int64(FileHeaderSize); off < fr.size; i, off = i+1, off+ChunkSize {
+	for i, off := 0, int64(evtx.FileHeaderSize); off < fr.size; i, off = i+1, off+evtx.ChunkSize {
 		var buf []byte
 		select {
 		case buf = <-bufs:
 		case <-ctx.Done():
 			return false
 		}
-		want := int(min(ChunkSize, fr.size-off))
+		want := int(min(evtx.ChunkSize, fr.size-off))
 		n, err := f.ReadAt(buf[:want], off)
 		s.reportProgress(int64(n))
 		if n < want && err != io.EOF {
@@ -284,8 +296,7 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 			continue
 		}
 		if n > 0 { // a slot cut short by a shrinking file is read for what it holds
-			j := &job{file: fr, buf: buf, done: make(chan struct{}),
-				chunk: Chunk{File: fr.path, Index: i, Offset: off, Data: buf[:n]}}
+			j := &job{file: fr, slot: slot{i, off}, data: buf[:n], buf: buf, done: make(chan struct{})}
 			j.refs.Store(2) // the hasher and a decoder
 			if !hash(hashItem{data: buf[:n], job: j}) || !dispatch(j) {
 				return false
@@ -313,14 +324,6 @@ func (s *Scanner) open(name string) (evidence.Source, fs.FileInfo, error) {
 		return nil, nil, err
 	}
 	return f, info, nil
-}
-
-// slots is the number of chunk slots in a file of the given size.
-func slots(size int64) int {
-	if size <= FileHeaderSize {
-		return 0
-	}
-	return int((size - FileHeaderSize + ChunkSize - 1) / ChunkSize)
 }
 
 // hashItem is work for the hashing goroutine, in file order: bytes already
@@ -401,25 +404,25 @@ func ValidDecoder(name string) bool {
 func (s *Scanner) decodeChunks(ctx context.Context, work <-chan *job, bufs chan<- []byte) {
 	golang := newChildDecoder(ctx, s.isolation, s.childErr)
 	defer golang.close()
-	var dec ChunkDecoder = golang
+	var dec chunkDecoder = golang
 	if s.decoder != DecoderGolangEvtx {
 		dec = newNativeDecoder(golang)
 	}
 	for j := range work {
 		decodeChunk(dec, j)
-		j.chunk.Data = nil
+		j.data = nil
 		j.release(bufs)
 		close(j.done)
 	}
 }
 
 // decodeChunk checks and decodes one slot.
-func decodeChunk(dec ChunkDecoder, j *job) {
+func decodeChunk(dec chunkDecoder, j *job) {
 	r := &j.result
 	r.reset()
-	decodeGuarded(&j.chunk, r, func() {
-		if inspectChunk(&j.chunk, r) {
-			dec.Decode(&j.chunk, r)
+	decodeGuarded(j.file.path, j.slot, r, func() {
+		if c := inspectChunk(j.file.path, j.data, j.slot.index, j.slot.offset, r); c != nil {
+			dec.Decode(c, r)
 		}
 	})
 }
@@ -427,12 +430,12 @@ func decodeChunk(dec ChunkDecoder, j *job) {
 // decodeGuarded runs decode under recover. Decoders recover their own
 // panics record by record; this is the last line, so that no input can
 // stop the scan.
-func decodeGuarded(c *Chunk, r *ChunkResult, decode func()) {
+func decodeGuarded(file string, at slot, r *chunkResult, decode func()) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.Chunks.Failed = 1
 			r.Records.Failed = r.Records.Seen - r.Records.Decoded
-			r.addError(DecodeError{File: c.File, Kind: ErrPanic, Offset: c.Offset, Chunk: c.Index, Reason: fmt.Sprintf("decoder panicked: %v", p), Err: &panicError{p}})
+			r.addError(DecodeError{File: file, Kind: ErrPanic, Offset: at.offset, Chunk: at.index, Reason: fmt.Sprintf("decoder panicked: %v", p), Err: &panicError{p}})
 		}
 	}()
 	decode()
@@ -450,7 +453,7 @@ func mergeChunk(fs *FileStats, j *job) {
 	c.Truncated += r.Chunks.Truncated
 	c.Failed += r.Chunks.Failed
 	c.Fallback += r.Chunks.Fallback
-	if h := j.file.header; h != nil && j.chunk.Index >= int(h.ChunkCount) && r.Records.Seen > 0 {
+	if h := j.file.header; h != nil && j.slot.index >= int(h.ChunkCount) && r.Records.Seen > 0 {
 		c.PastHeaderCount++
 	}
 	// An all-zero slot among the chunks in use, inside the chunk count of
@@ -459,14 +462,14 @@ func mergeChunk(fs *FileStats, j *job) {
 	// Past the last chunk with records, zero slots are space not yet used.
 	fr := j.file
 	switch h := fr.header; {
-	case r.zero && h != nil && h.ChecksumOK && j.chunk.Index < int(h.ChunkCount):
-		fr.zeroSlots = append(fr.zeroSlots, Chunk{Index: j.chunk.Index, Offset: j.chunk.Offset})
+	case r.zero && h != nil && h.ChecksumOK && j.slot.index < int(h.ChunkCount):
+		fr.zeroSlots = append(fr.zeroSlots, j.slot)
 	case r.Records.Seen > 0:
 		for _, z := range fr.zeroSlots {
 			c.Empty--
 			c.Wiped++
-			fs.addError(DecodeError{File: fr.path, Kind: ErrWipedChunk, Offset: z.Offset, Chunk: z.Index,
-				Reason: fmt.Sprintf("chunk slot %d is all zeros, inside the header's count of %d chunks and before chunk %d, which holds records: wiped", z.Index, h.ChunkCount, j.chunk.Index)})
+			fs.addError(DecodeError{File: fr.path, Kind: ErrWipedChunk, Offset: z.offset, Chunk: z.index,
+				Reason: fmt.Sprintf("chunk slot %d is all zeros, inside the header's count of %d chunks and before chunk %d, which holds records: wiped", z.index, h.ChunkCount, j.slot.index)})
 		}
 		fr.zeroSlots = fr.zeroSlots[:0]
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/evtxhunt/evtxhunt/parser/evidence"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
+	"github.com/evtxhunt/evtxhunt/parser/internal/evtxtest"
 )
 
 // TestScanDamagedSyntheticFile runs a file with every kind of framing damage
@@ -24,13 +26,13 @@ import (
 func TestScanDamagedSyntheticFile(t *testing.T) {
 	dir := t.TempDir()
 	var file []byte
-	file = append(file, testFileHeader(1, 1)...) // dirty, and the chunk count is stale
-	file = append(file, testChunk(1, testRecord(1, []byte("\x66junk")), testRecord(2, nil))...)
-	file = append(file, make([]byte, ChunkSize)...)
-	bad := testChunk(3, testRecord(3, []byte{0x0f, 1, 1, 0}))
+	file = append(file, evtxtest.FileHeader(1, 1)...) // dirty, and the chunk count is stale
+	file = append(file, evtxtest.Chunk(1, evtxtest.Record(1, []byte("\x66junk")), evtxtest.Record(2, nil))...)
+	file = append(file, make([]byte, evtx.ChunkSize)...)
+	bad := evtxtest.Chunk(3, evtxtest.Record(3, []byte{0x0f, 1, 1, 0}))
 	copy(bad, "ElfChnkX")
 	file = append(file, bad...)
-	file = append(file, testChunk(4, testRecord(4, nil))[:1000]...)
+	file = append(file, evtxtest.Chunk(4, evtxtest.Record(4, nil))[:1000]...)
 	damaged := filepath.Join(dir, "damaged.evtx")
 	notEVTX := filepath.Join(dir, "notes.evtx")
 	mustWrite(t, damaged, file)
@@ -70,7 +72,7 @@ func TestScanDamagedSyntheticFile(t *testing.T) {
 		listed += 1 + e.Repeats
 		if e.Kind == ErrRecord || e.Kind == ErrPanic {
 			recordErrs += 1 + e.Repeats
-			if !strings.HasPrefix(e.Reason, "golang-evtx: ") || e.Offset < FileHeaderSize || e.RecordID == 0 {
+			if !strings.HasPrefix(e.Reason, "golang-evtx: ") || e.Offset < evtx.FileHeaderSize || e.RecordID == 0 {
 				t.Errorf("record error without context: %+v", e)
 			}
 			if e.Repeats > 0 && e.LastOffset <= e.Offset {
@@ -154,7 +156,7 @@ func afterRead(change func()) Options {
 	var read atomic.Int64
 	var once sync.Once
 	return Options{Workers: 1, Progress: func(n int64) {
-		if read.Add(n) >= FileHeaderSize+ChunkSize {
+		if read.Add(n) >= evtx.FileHeaderSize+evtx.ChunkSize {
 			once.Do(change)
 		}
 	}}
@@ -165,7 +167,7 @@ func afterRead(change func()) Options {
 // its SHA-256, over fewer bytes than its size, is not given.
 func TestScanFileShrinkingWhileRead(t *testing.T) {
 	path, src, whole := changingCopy(t)
-	cut := int64(FileHeaderSize + 2*ChunkSize + 1000) // into slot 2
+	cut := int64(evtx.FileHeaderSize + 2*evtx.ChunkSize + 1000) // into slot 2
 	var got []ProcessEvent
 	stats, err := NewScanner(afterRead(func() {
 		if err := os.Truncate(path, cut); err != nil {
@@ -178,7 +180,7 @@ func TestScanFileShrinkingWhileRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, slots := stats[0], (len(src)-FileHeaderSize)/ChunkSize
+	s, slots := stats[0], (len(src)-evtx.FileHeaderSize)/evtx.ChunkSize
 	if slots < 10 || s.Size != int64(len(src)) || s.SHA256 != "" || s.SHA256Omitted != "the file shrank while read" {
 		t.Errorf("%d slots, size %d, sha256 %q, omitted %q", slots, s.Size, s.SHA256, s.SHA256Omitted)
 	}
@@ -214,7 +216,7 @@ func TestScanFileGrowingWhileRead(t *testing.T) {
 	stats, err := NewScanner(afterRead(func() {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 		if err == nil {
-			_, err = f.Write(make([]byte, ChunkSize))
+			_, err = f.Write(make([]byte, evtx.ChunkSize))
 			f.Close()
 		}
 		if err != nil {
@@ -229,7 +231,7 @@ func TestScanFileGrowingWhileRead(t *testing.T) {
 	}
 	s := stats[0]
 	if s.Size != int64(len(src)) || s.SHA256 != "" || s.SHA256Omitted != "the file changed while read" || s.ErrorCount != 1 ||
-		s.Errors[0].Kind != ErrChanged || !strings.Contains(s.Errors[0].Reason, fmt.Sprintf("%d bytes modified", len(src)+ChunkSize)) {
+		s.Errors[0].Kind != ErrChanged || !strings.Contains(s.Errors[0].Reason, fmt.Sprintf("%d bytes modified", len(src)+evtx.ChunkSize)) {
 		t.Errorf("size %d sha256 %q omitted %q errors %v", s.Size, s.SHA256, s.SHA256Omitted, s.Errors)
 	}
 	if !slices.Equal(got, whole) {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // CensusKey identifies a kind of record.
@@ -203,7 +205,7 @@ type FileStats struct {
 	Size          int64             `json:"size"`
 	SHA256        string            `json:"sha256"`                   // of the Size bytes read, only when every one of them was
 	SHA256Omitted string            `json:"sha256_omitted,omitempty"` // why SHA256 is empty
-	Header        *FileHeader       `json:"header,omitempty"`
+	Header        *evtx.FileHeader  `json:"header,omitempty"`
 	Chunks        ChunkCounts       `json:"chunks"`
 	Records       RecordCounts      `json:"records"`
 	ProcessEvents map[Source]uint64 `json:"process_events"`

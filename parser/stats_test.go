@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // TestFileErrorsRepeatsCounted: an error that differs from one already
@@ -13,10 +15,10 @@ import (
 func TestFileErrorsRepeatsCounted(t *testing.T) {
 	s := newFileStats("x.evtx")
 	add := func(kind ErrorKind, off int64, reason string) {
-		s.addError(DecodeError{File: "x.evtx", Kind: kind, Offset: off, Chunk: int(off / ChunkSize), Reason: reason})
+		s.addError(DecodeError{File: "x.evtx", Kind: kind, Offset: off, Chunk: int(off / evtx.ChunkSize), Reason: reason})
 	}
 	for i := range 200 {
-		off := int64(FileHeaderSize + i*ChunkSize)
+		off := int64(evtx.FileHeaderSize + i*evtx.ChunkSize)
 		add(ErrRecord, off+0x200, "record 12 at 0x"+strings.Repeat("9f", i%7+1)+": substitution 26 (1 bytes) runs past its end")
 	}
 	add(ErrRecordField, 0x1200, "record 12 at 0x1200: substitution 26 (1 bytes) runs past its end") // another kind
@@ -29,8 +31,8 @@ func TestFileErrorsRepeatsCounted(t *testing.T) {
 		t.Fatalf("%d errors counted, %d listed, %d omitted; want 204, 4, 0", s.ErrorCount, len(s.Errors), s.ErrorsOmitted)
 	}
 	first := s.Errors[0]
-	if first.Offset != FileHeaderSize+0x200 || first.Repeats != 199 || first.LastOffset != FileHeaderSize+199*ChunkSize+0x200 {
-		t.Errorf("first error %+v: want offset 0x%x, 199 repeats, the last at 0x%x", first, FileHeaderSize+0x200, FileHeaderSize+199*ChunkSize+0x200)
+	if first.Offset != evtx.FileHeaderSize+0x200 || first.Repeats != 199 || first.LastOffset != evtx.FileHeaderSize+199*evtx.ChunkSize+0x200 {
+		t.Errorf("first error %+v: want offset 0x%x, 199 repeats, the last at 0x%x", first, evtx.FileHeaderSize+0x200, evtx.FileHeaderSize+199*evtx.ChunkSize+0x200)
 	}
 	if got := first.Error(); !strings.HasSuffix(got, ": record: record 12 at 0x9f: substitution 26 (1 bytes) runs past its end (and 199 more like it, the last at 0xc71200)") {
 		t.Errorf("Error() = %q", got)

@@ -11,6 +11,7 @@ import (
 	w "github.com/evtxhunt/evtxhunt/parser/evtxwrite"
 
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // hostileCase is one crafted file of testdata/hostile. Adding a case is
@@ -93,7 +94,7 @@ var hostileCases = []hostileCase{
 			}
 			// Every record is a process creation: those after chunk 0 remain.
 			f := &hostileFile{data: b, hostileChunks: []int{0}}
-			for i := 1; parser.FileHeaderSize+i*parser.ChunkSize < len(b); i++ {
+			for i := 1; evtx.FileHeaderSize+i*evtx.ChunkSize < len(b); i++ {
 				n, err := w.ChunkRecords(b, i)
 				if err != nil {
 					return nil, err
@@ -207,10 +208,10 @@ func generateHostile(dir, only string, chunks int) (*hostileManifest, error) {
 // and how many records the others hold, as their headers say.
 func (f *hostileFile) facts(c hostileCase) (hostileFileFacts, error) {
 	facts := hostileFileFacts{File: c.name + ".evtx", What: c.what, ProcessEvents: f.processEvents, Findings: f.findings, Conflicts: f.conflicts}
-	slots := (len(f.data) - parser.FileHeaderSize) / parser.ChunkSize
+	slots := (len(f.data) - evtx.FileHeaderSize) / evtx.ChunkSize
 	for i := range slots {
 		if slices.Contains(f.hostileChunks, i) {
-			facts.HostileChunks = append(facts.HostileChunks, hostileChunk{i, parser.FileHeaderSize + int64(i)*parser.ChunkSize})
+			facts.HostileChunks = append(facts.HostileChunks, hostileChunk{i, evtx.FileHeaderSize + int64(i)*evtx.ChunkSize})
 			continue
 		}
 		n, err := w.ChunkRecords(f.data, i)

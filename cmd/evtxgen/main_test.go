@@ -12,6 +12,7 @@ import (
 
 	"github.com/evtxhunt/evtxhunt/parser"
 	"github.com/evtxhunt/evtxhunt/parser/evidence"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 const committed = "../../testdata/evidence"
@@ -169,7 +170,7 @@ func TestLargeOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Size() < size || info.Size() > size+2*parser.ChunkSize {
+	if info.Size() < size || info.Size() > size+2*evtx.ChunkSize {
 		t.Errorf("size %d, asked for %d", info.Size(), size)
 	}
 	var events uint64

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 func scan(t *testing.T, path string) ([]parser.ProcessEvent, *parser.FileStats) {
@@ -147,10 +148,10 @@ func hex(v uint64) string  { return "0x" + strconvU(v, 16) }
 func TestParserOnDamagedFiles(t *testing.T) {
 	evs := sampleEvents()
 	_, clean := writeFile(t, evs)
-	chunks := (len(clean) - parser.FileHeaderSize) / parser.ChunkSize
+	chunks := (len(clean) - evtx.FileHeaderSize) / evtx.ChunkSize
 	perChunk := make([]uint64, chunks)
 	for i := range perChunk {
-		c := clean[parser.FileHeaderSize+i*parser.ChunkSize:]
+		c := clean[evtx.FileHeaderSize+i*evtx.ChunkSize:]
 		perChunk[i] = le.Uint64(c[16:]) - le.Uint64(c[8:]) + 1
 	}
 	total := uint64(len(evs))
@@ -216,7 +217,7 @@ func TestGarbledTemplateDefinition(t *testing.T) {
 	if evs[garbled-1].EventID != 5 {
 		t.Fatalf("record %d is event %d, the test expects the first Sysmon 5", garbled, evs[garbled-1].EventID)
 	}
-	lastInChunk0 := le.Uint64(b[parser.FileHeaderSize+16:])
+	lastInChunk0 := le.Uint64(b[evtx.FileHeaderSize+16:])
 	var want []uint64
 	for id := garbled; id <= lastInChunk0; id++ {
 		if evs[id-1].EventID == 5 {
@@ -249,10 +250,10 @@ func TestGarbledTemplateDefinition(t *testing.T) {
 // defined by an earlier record rather than defining one (a record defining a
 // template takes every later user of it down with it).
 func lastTemplateUser(t *testing.T, file []byte) int {
-	c := file[parser.FileHeaderSize : parser.FileHeaderSize+parser.ChunkSize]
+	c := file[evtx.FileHeaderSize : evtx.FileHeaderSize+evtx.ChunkSize]
 	last := -1
-	for i, off := 0, parser.ChunkTablesEnd; off < int(le.Uint32(c[48:])); i++ {
-		instance := off + parser.RecordHeaderLen + 4 // after the fragment header
+	for i, off := 0, evtx.ChunkTablesEnd; off < int(le.Uint32(c[48:])); i++ {
+		instance := off + evtx.RecordHeaderLen + 4 // after the fragment header
 		if int(le.Uint32(c[instance+6:])) != instance+10 {
 			last = i
 		}
@@ -285,7 +286,7 @@ func TestClearedFirstLogIsReadWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs, s := scan(t, path)
-	lastOfChunk0 := le.Uint64(b[parser.FileHeaderSize+16:])
+	lastOfChunk0 := le.Uint64(b[evtx.FileHeaderSize+16:])
 	cleared := s.Census[parser.CensusKey{Channel: SecurityChannel, Provider: EventlogProvider, EventID: 1102}]
 	if s.Chunks.Slots < 6 || cleared <= lastOfChunk0 || len(s.Census) != 2 {
 		t.Fatalf("not the crafted shape: %d slots, %d records in chunk 0, census %v", s.Chunks.Slots, lastOfChunk0, s.Census)

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/0xrawsec/golang-evtx/evtx"
+	golangevtx "github.com/0xrawsec/golang-evtx/evtx"
 
-	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 var t0 = time.Date(2024, 3, 14, 9, 26, 53, 589793200, time.UTC)
@@ -189,16 +189,16 @@ func sameValue(want Value, got string, timeSlack time.Duration) bool {
 // calls (not FastEvents, which panics in goroutines of its own).
 func decodeWithGolangEvtx(t *testing.T, file []byte) map[uint64]decodedRecord {
 	out := map[uint64]decodedRecord{}
-	for off := parser.FileHeaderSize; off+parser.ChunkSize <= len(file); off += parser.ChunkSize {
-		c := evtx.NewChunk()
-		c.Data = file[off : off+parser.ChunkSize]
+	for off := evtx.FileHeaderSize; off+evtx.ChunkSize <= len(file); off += evtx.ChunkSize {
+		c := golangevtx.NewChunk()
+		c.Data = file[off : off+evtx.ChunkSize]
 		r := bytes.NewReader(c.Data)
 		c.ParseChunkHeader(r)
 		r.Seek(int64(c.Header.SizeHeader)+64*4, 0)
 		if err := c.ParseTemplateTable(r); err != nil {
 			t.Fatalf("chunk @%d: template table: %v", off, err)
 		}
-		r.Seek(parser.ChunkTablesEnd, 0)
+		r.Seek(evtx.ChunkTablesEnd, 0)
 		if err := c.ParseEventOffsets(r); err != nil {
 			t.Fatalf("chunk @%d: %v", off, err)
 		}
@@ -212,10 +212,10 @@ func decodeWithGolangEvtx(t *testing.T, file []byte) map[uint64]decodedRecord {
 				t.Fatalf("chunk @%d record @%d: %v", off, eo, err)
 			}
 			rec := decodedRecord{System: map[string]string{}, Data: map[string]string{}}
-			sys := (*m)["Event"].(evtx.GoEvtxMap)["System"].(evtx.GoEvtxMap)
+			sys := (*m)["Event"].(golangevtx.GoEvtxMap)["System"].(golangevtx.GoEvtxMap)
 			for k, v := range sys {
 				switch v := v.(type) {
-				case evtx.GoEvtxMap:
+				case golangevtx.GoEvtxMap:
 					if len(v) == 0 { // an empty element, like <Correlation/>
 						rec.System[k] = ""
 					}
@@ -230,7 +230,7 @@ func decodeWithGolangEvtx(t *testing.T, file []byte) map[uint64]decodedRecord {
 					rec.System[k] = render(v)
 				}
 			}
-			if data, ok := (*m)["Event"].(evtx.GoEvtxMap)["EventData"].(evtx.GoEvtxMap); ok {
+			if data, ok := (*m)["Event"].(golangevtx.GoEvtxMap)["EventData"].(golangevtx.GoEvtxMap); ok {
 				for k, v := range data {
 					rec.Data[k] = render(v)
 				}
@@ -246,7 +246,7 @@ func render(v any) string {
 	switch v := v.(type) {
 	case nil:
 		return ""
-	case evtx.UTCTime:
+	case golangevtx.UTCTime:
 		return time.Time(v).UTC().Format(time.RFC3339Nano)
 	}
 	return fmt.Sprint(v)
@@ -255,7 +255,7 @@ func render(v any) string {
 func TestRoundTripGolangEvtx(t *testing.T) {
 	evs := sampleEvents()
 	_, file := writeFile(t, evs)
-	if chunks := (len(file) - parser.FileHeaderSize) / parser.ChunkSize; chunks < 4 {
+	if chunks := (len(file) - evtx.FileHeaderSize) / evtx.ChunkSize; chunks < 4 {
 		t.Fatalf("only %d chunks: the test must span several", chunks)
 	}
 	got := decodeWithGolangEvtx(t, file)
