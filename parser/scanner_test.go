@@ -29,7 +29,7 @@ func TestScanDamagedSyntheticFile(t *testing.T) {
 	file = append(file, evtxtest.FileHeader(1, 1)...) // dirty, and the chunk count is stale
 	file = append(file, evtxtest.Chunk(1, evtxtest.Record(1, []byte("\x66junk")), evtxtest.Record(2, nil))...)
 	file = append(file, make([]byte, evtx.ChunkSize)...)
-	bad := evtxtest.Chunk(3, evtxtest.Record(3, []byte{0x0f, 1, 1, 0}))
+	bad := evtxtest.Chunk(3, evtxtest.Record(3, []byte{byte(evtx.TokenFragmentHeader), 1, 1, 0}))
 	copy(bad, "ElfChnkX")
 	file = append(file, bad...)
 	file = append(file, evtxtest.Chunk(4, evtxtest.Record(4, nil))[:1000]...)

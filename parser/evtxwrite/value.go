@@ -11,24 +11,26 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
-// Binary XML value types ([MS-EVEN6] 2.2.12), as used in substitutions.
+// Binary XML value types, as the bytes written in substitutions.
 const (
-	typeNull     = 0x00
-	typeString   = 0x01
-	typeUInt8    = 0x04
-	typeUInt16   = 0x06
-	typeUInt32   = 0x08
-	typeUInt64   = 0x0a
-	typeBool     = 0x0d
-	typeBinary   = 0x0e
-	typeGUID     = 0x0f
-	typeFileTime = 0x11
-	typeSysTime  = 0x12
-	typeSID      = 0x13
-	typeHexInt32 = 0x14
-	typeHexInt64 = 0x15
+	typeNull     = byte(evtx.TypeNull)
+	typeString   = byte(evtx.TypeString)
+	typeUInt8    = byte(evtx.TypeUInt8)
+	typeUInt16   = byte(evtx.TypeUInt16)
+	typeUInt32   = byte(evtx.TypeUInt32)
+	typeUInt64   = byte(evtx.TypeUInt64)
+	typeBool     = byte(evtx.TypeBool)
+	typeBinary   = byte(evtx.TypeBinary)
+	typeGUID     = byte(evtx.TypeGUID)
+	typeFileTime = byte(evtx.TypeFileTime)
+	typeSysTime  = byte(evtx.TypeSysTime)
+	typeSID      = byte(evtx.TypeSID)
+	typeHexInt32 = byte(evtx.TypeHexInt32)
+	typeHexInt64 = byte(evtx.TypeHexInt64)
 )
 
 // Value is one typed substitution value: its type and its encoded bytes.

@@ -245,19 +245,19 @@ func nameHash(s string) uint32 {
 	return h & 0xffff
 }
 
-// Binary XML tokens.
+// Binary XML tokens, as the bytes written.
 const (
-	tokEOF             = 0x00
-	tokOpenStart       = 0x01
-	tokCloseStart      = 0x02
-	tokCloseEmpty      = 0x03
-	tokEndElement      = 0x04
-	tokValue           = 0x05
-	tokAttribute       = 0x06
-	tokTemplate        = 0x0c
-	tokOptionalSubst   = 0x0e
-	tokFragment        = 0x0f
-	flagMoreOrHasAttrs = 0x40
+	tokEOF             = byte(evtx.TokenEOF)
+	tokOpenStart       = byte(evtx.TokenOpenStartElement)
+	tokCloseStart      = byte(evtx.TokenCloseStartElement)
+	tokCloseEmpty      = byte(evtx.TokenCloseEmptyElement)
+	tokEndElement      = byte(evtx.TokenEndElement)
+	tokValue           = byte(evtx.TokenValue)
+	tokAttribute       = byte(evtx.TokenAttribute)
+	tokTemplate        = byte(evtx.TokenTemplateInstance)
+	tokOptionalSubst   = byte(evtx.TokenOptionalSubstitution)
+	tokFragment        = byte(evtx.TokenFragmentHeader)
+	flagMoreOrHasAttrs = byte(evtx.TokenMore)
 )
 
 // recordEncoder builds one record's bytes for a given position in a chunk.
