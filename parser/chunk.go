@@ -71,7 +71,7 @@ func inspectChunk(file string, data []byte, index int, offset int64, r *chunkRes
 	if errors.As(err, &p) { // too short for a chunk's tables: nothing to walk
 		r.Chunks.Truncated = 1
 		r.Chunks.Failed = 1
-		r.formatError(file, ErrTruncated, p)
+		r.formatError(file, KindTruncated, p)
 		return nil
 	}
 	if c.Zero {
@@ -81,20 +81,20 @@ func inspectChunk(file string, data []byte, index int, offset int64, r *chunkRes
 	}
 	stopped := false
 	for _, p := range c.Problems {
-		kind := ErrRecordWalk
+		kind := KindRecordWalk
 		switch p.Err {
 		case evtx.ErrTruncated:
 			r.Chunks.Truncated = 1
-			kind = ErrTruncated
+			kind = KindTruncated
 		case evtx.ErrChunkMagic:
 			r.Chunks.BadMagic = 1
-			kind = ErrChunkMagic
+			kind = KindChunkMagic
 		case evtx.ErrHeaderChecksum:
 			r.Chunks.HeaderCRCFailures = 1
-			kind = ErrChunkHeader
+			kind = KindChunkHeader
 		case evtx.ErrDataChecksum:
 			r.Chunks.DataCRCFailures = 1
-			kind = ErrChunkData
+			kind = KindChunkData
 		case evtx.ErrRecordChain:
 			stopped = true
 		}

@@ -55,7 +55,7 @@ func (d *golangEvtxDecoder) Decode(c *chunk, r *chunkResult) {
 	// use them, so a damaged table is reported but not fatal.
 	if err := d.templates(&gc); err != nil {
 		gc.TemplateTable = make(golangevtx.TemplateTable)
-		r.chunkError(c, ErrChunkHeader, fmt.Errorf("template table: %w; templates are read from the records instead", err))
+		r.chunkError(c, KindChunkHeader, fmt.Errorf("template table: %w; templates are read from the records instead", err))
 	}
 	// ParseEvent refuses offsets past the header's last record, which is
 	// stale in dirty chunks: our walk of the record chain is the authority.
@@ -93,9 +93,9 @@ func (d *golangEvtxDecoder) record(c *chunk, gc *golangevtx.Chunk, ref evtx.Reco
 	}
 	if err != nil {
 		r.Records.Failed++
-		kind := ErrRecord
+		kind := KindRecord
 		if _, ok := err.(*panicError); ok {
-			kind = ErrPanic
+			kind = KindPanic
 		}
 		r.recordError(c, ref, kind, "golang-evtx: "+d.messages.join(err.Error()), err)
 		return false
@@ -104,7 +104,7 @@ func (d *golangEvtxDecoder) record(c *chunk, gc *golangevtx.Chunk, ref evtx.Reco
 	r.Census[CensusKey{sys.channel, sys.provider, sys.eventID}]++
 	if len(d.messages.list) > 0 {
 		// The library logged a problem but still produced the record.
-		r.recordError(c, ref, ErrRecordField, "golang-evtx decoded the record with errors: "+d.messages.join(""), nil)
+		r.recordError(c, ref, KindRecordField, "golang-evtx decoded the record with errors: "+d.messages.join(""), nil)
 	}
 	source, ok := processSource(sys.provider, sys.eventID)
 	if !ok {
@@ -126,7 +126,7 @@ func (d *golangEvtxDecoder) record(c *chunk, gc *golangevtx.Chunk, ref evtx.Reco
 	}
 	b.finish()
 	for _, f := range b.bad {
-		r.recordError(c, ref, ErrRecordField, fmt.Sprintf("field %s: cannot read %q as a number", f.name, f.value), nil)
+		r.recordError(c, ref, KindRecordField, fmt.Sprintf("field %s: cannot read %q as a number", f.name, f.value), nil)
 	}
 	return true
 }

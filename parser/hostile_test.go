@@ -54,14 +54,14 @@ var hostileErrors = map[string]struct {
 	why  []string // any of these
 }{
 	// golang-evtx recurses until its stack limit aborts its process.
-	"self-referencing-template.evtx": {ErrChild, []string{`"fatal error: stack overflow"`}},
+	"self-referencing-template.evtx": {KindChild, []string{`"fatal error: stack overflow"`}},
 	// golang-evtx loops, allocating, until its memory limit aborts its
 	// process or, where there is no such limit, its time runs out.
-	"negative-template-size.evtx": {ErrChild, []string{`"fatal error: out of memory`, `"fatal error: runtime: cannot allocate memory"`, "exceeded"}},
+	"negative-template-size.evtx": {KindChild, []string{`"fatal error: out of memory`, `"fatal error: runtime: cannot allocate memory"`, "exceeded"}},
 	// golang-evtx fails the record with a message per descriptor.
-	"many-value-descriptors.evtx": {ErrRecord, []string{"and more messages, not kept"}},
+	"many-value-descriptors.evtx": {KindRecord, []string{"and more messages, not kept"}},
 	// Zeros where Windows never leaves any: before a chunk in use.
-	"wiped-chunk.evtx": {ErrWipedChunk, []string{"chunk slot 0 is all zeros, inside the header's count of 2 chunks and before chunk 1, which holds records: wiped"}},
+	"wiped-chunk.evtx": {KindWipedChunk, []string{"chunk slot 0 is all zeros, inside the header's count of 2 chunks and before chunk 1, which holds records: wiped"}},
 
 	"cleared-first.evtx":         {},
 	"planted-template.evtx":      {},
@@ -118,7 +118,7 @@ func TestScanHostileFiles(t *testing.T) {
 					return
 				}
 				failed, wiped := hostile, 0
-				if want.kind == ErrWipedChunk {
+				if want.kind == KindWipedChunk {
 					failed, wiped = 0, hostile
 				}
 				if s.Chunks.Failed != failed || s.Chunks.Wiped != wiped || s.Chunks.Decoded != s.Chunks.Slots-hostile {

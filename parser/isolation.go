@@ -105,7 +105,7 @@ func (d *childDecoder) decode(c *chunk, r *chunkResult, refused error) {
 		if refused != nil {
 			err = fmt.Errorf("%w; then %w", refused, err)
 		}
-		r.chunkError(c, ErrChild, err)
+		r.chunkError(c, KindChild, err)
 		return
 	}
 	for i := range rep.Events {
@@ -379,7 +379,7 @@ func (rep *childReply) check(c *chunk) error {
 	for i := range rep.Errors {
 		e := &rep.Errors[i]
 		switch e.Kind {
-		case ErrRecord, ErrRecordField, ErrPanic, ErrChunkHeader:
+		case KindRecord, KindRecordField, KindPanic, KindChunkHeader:
 		default:
 			return fmt.Errorf("an error of kind %q", e.Kind)
 		}

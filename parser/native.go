@@ -75,7 +75,7 @@ func (d *nativeDecoder) Decode(c *chunk, r *chunkResult) {
 		if d.fallback == nil {
 			r.Records.Failed = uint64(len(c.Records))
 			r.Chunks.Failed = 1
-			r.chunkError(c, ErrRecord, err)
+			r.chunkError(c, KindRecord, err)
 			return
 		}
 		d.fallback.decode(c, r, err)
@@ -140,7 +140,7 @@ func (d *nativeDecoder) record(c *chunk, ref evtx.RecordRef, res *chunkResult) e
 	}
 	b.finish()
 	for _, f := range b.bad {
-		res.recordError(c, ref, ErrRecordField, fmt.Sprintf("field %s: cannot read %q as a number", f.name, f.value), nil)
+		res.recordError(c, ref, KindRecordField, fmt.Sprintf("field %s: cannot read %q as a number", f.name, f.value), nil)
 	}
 	return nil
 }

@@ -216,7 +216,7 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 	}
 	f, info, err := s.open(fr.path) // read-only: evidence is never written
 	if err != nil {
-		fail(ErrFile, 0, err)
+		fail(KindFile, 0, err)
 		fr.unhashed = "the file could not be opened"
 		close(fr.hashed)
 		return true
@@ -241,7 +241,7 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 	// shrank reports a read that ended early at off+n, where want bytes
 	// were asked for: the slots from the first one not wholly read are lost.
 	shrank := func(off int64, n, want int, slot int) {
-		fail(ErrChanged, off+int64(n), fmt.Errorf("the file shrank while read: it held %d bytes when opened, reading %d bytes at 0x%x gave %d", fr.size, want, off, n))
+		fail(KindChanged, off+int64(n), fmt.Errorf("the file shrank while read: it held %d bytes when opened, reading %d bytes at 0x%x gave %d", fr.size, want, off, n))
 		fr.unread += evtx.ChunkSlots(fr.size) - slot
 		fr.unhashed = "the file shrank while read"
 	}
@@ -255,7 +255,7 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 		shrank(0, n, len(head), 0)
 		return true
 	default:
-		fail(ErrFile, 0, err)
+		fail(KindFile, 0, err)
 		fr.unread = evtx.ChunkSlots(fr.size)
 		fr.unhashed = "the file header could not be read"
 		return true
@@ -265,16 +265,16 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 	}
 	h, err := evtx.ParseFileHeader(head)
 	if err != nil {
-		fail(ErrFile, 0, err)
+		fail(KindFile, 0, err)
 		last.rest = io.NewSectionReader(f, int64(len(head)), fr.size-int64(len(head)))
 		return true
 	}
 	fr.header = &h
 	if !h.ChecksumOK {
-		fail(ErrFileHeader, 0, errors.New("file header CRC32 does not match; header fields are not trusted"))
+		fail(KindFileHeader, 0, errors.New("file header CRC32 does not match; header fields are not trusted"))
 	}
 	if fr.size < evtx.FileHeaderSize {
-		fail(ErrTruncated, 0, fmt.Errorf("file is %d bytes, shorter than its %d-byte header block", fr.size, evtx.FileHeaderSize))
+		fail(KindTruncated, 0, fmt.Errorf("file is %d bytes, shorter than its %d-byte header block", fr.size, evtx.FileHeaderSize))
 		return true
 	}
 	for i, off := 0, int64(evtx.FileHeaderSize); off < fr.size; i, off = i+1, off+evtx.ChunkSize {
@@ -290,7 +290,7 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 		if n < want && err != io.EOF {
 			// The device failed: this slot is lost, the next may read.
 			bufs <- buf // taken from bufs just above, so there is room
-			fail(ErrFile, off, fmt.Errorf("reading chunk %d: %w", i, err))
+			fail(KindFile, off, fmt.Errorf("reading chunk %d: %w", i, err))
 			fr.unread++
 			fr.unhashed = "some chunk slots could not be read"
 			continue
@@ -363,17 +363,17 @@ func (s *Scanner) hash(items <-chan hashItem, bufs chan<- []byte) {
 			s.reportProgress(n)
 			switch {
 			case err != nil:
-				fail(ErrFile, start+n, "the file could not be read to its end", err)
+				fail(KindFile, start+n, "the file could not be read to its end", err)
 			case n < it.rest.Size():
-				fail(ErrChanged, start+n, "the file shrank while read", fmt.Errorf("the file shrank while read: it held %d bytes when opened, it ends at %d", fr.size, start+n))
+				fail(KindChanged, start+n, "the file shrank while read", fmt.Errorf("the file shrank while read: it held %d bytes when opened, it ends at %d", fr.size, start+n))
 			}
 		}
 		// Last, once every byte is read: a file that changed while it was
 		// read was not read as it is, nor as it was.
 		if now, err := it.file.Stat(); err != nil {
-			fail(ErrFile, 0, "the file could not be checked after reading", err)
+			fail(KindFile, 0, "the file could not be checked after reading", err)
 		} else if was := fr.opened; now.Size() != was.Size() || !now.ModTime().Equal(was.ModTime()) {
-			fail(ErrChanged, 0, "the file changed while read", fmt.Errorf("the file changed while read: %d bytes modified %s when opened, %d bytes modified %s after",
+			fail(KindChanged, 0, "the file changed while read", fmt.Errorf("the file changed while read: %d bytes modified %s when opened, %d bytes modified %s after",
 				was.Size(), was.ModTime().UTC().Format(TimeLayout), now.Size(), now.ModTime().UTC().Format(TimeLayout)))
 		}
 		fr.sha256 = hex.EncodeToString(it.sum.Sum(nil))
@@ -435,7 +435,7 @@ func decodeGuarded(file string, at slot, r *chunkResult, decode func()) {
 		if p := recover(); p != nil {
 			r.Chunks.Failed = 1
 			r.Records.Failed = r.Records.Seen - r.Records.Decoded
-			r.addError(DecodeError{File: file, Kind: ErrPanic, Offset: at.offset, Chunk: at.index, Reason: fmt.Sprintf("decoder panicked: %v", p), Err: &panicError{p}})
+			r.addError(DecodeError{File: file, Kind: KindPanic, Offset: at.offset, Chunk: at.index, Reason: fmt.Sprintf("decoder panicked: %v", p), Err: &panicError{p}})
 		}
 	}()
 	decode()
@@ -468,7 +468,7 @@ func mergeChunk(fs *FileStats, j *job) {
 		for _, z := range fr.zeroSlots {
 			c.Empty--
 			c.Wiped++
-			fs.addError(DecodeError{File: fr.path, Kind: ErrWipedChunk, Offset: z.offset, Chunk: z.index,
+			fs.addError(DecodeError{File: fr.path, Kind: KindWipedChunk, Offset: z.offset, Chunk: z.index,
 				Reason: fmt.Sprintf("chunk slot %d is all zeros, inside the header's count of %d chunks and before chunk %d, which holds records: wiped", z.index, h.ChunkCount, j.slot.index)})
 		}
 		fr.zeroSlots = fr.zeroSlots[:0]

@@ -70,7 +70,7 @@ func TestScanDamagedSyntheticFile(t *testing.T) {
 	recordErrs, listed := 0, 0
 	for _, e := range s.Errors {
 		listed += 1 + e.Repeats
-		if e.Kind == ErrRecord || e.Kind == ErrPanic {
+		if e.Kind == KindRecord || e.Kind == KindPanic {
 			recordErrs += 1 + e.Repeats
 			if !strings.HasPrefix(e.Reason, "golang-evtx: ") || e.Offset < evtx.FileHeaderSize || e.RecordID == 0 {
 				t.Errorf("record error without context: %+v", e)
@@ -89,7 +89,7 @@ func TestScanDamagedSyntheticFile(t *testing.T) {
 
 	for i, want := range []string{"no such file", "not an EVTX file"} {
 		f := stats[i+1]
-		if len(f.Errors) != 1 || f.Errors[0].Kind != ErrFile || !strings.Contains(f.Errors[0].Reason, want) {
+		if len(f.Errors) != 1 || f.Errors[0].Kind != KindFile || !strings.Contains(f.Errors[0].Reason, want) {
 			t.Errorf("%s: errors %v, want one %q", f.Path, f.Errors, want)
 		}
 	}
@@ -190,7 +190,7 @@ func TestScanFileShrinkingWhileRead(t *testing.T) {
 	}
 	var changed []DecodeError
 	for _, e := range s.Errors {
-		if e.Kind == ErrChanged {
+		if e.Kind == KindChanged {
 			changed = append(changed, e)
 		}
 	}
@@ -231,7 +231,7 @@ func TestScanFileGrowingWhileRead(t *testing.T) {
 	}
 	s := stats[0]
 	if s.Size != int64(len(src)) || s.SHA256 != "" || s.SHA256Omitted != "the file changed while read" || s.ErrorCount != 1 ||
-		s.Errors[0].Kind != ErrChanged || !strings.Contains(s.Errors[0].Reason, fmt.Sprintf("%d bytes modified", len(src)+evtx.ChunkSize)) {
+		s.Errors[0].Kind != KindChanged || !strings.Contains(s.Errors[0].Reason, fmt.Sprintf("%d bytes modified", len(src)+evtx.ChunkSize)) {
 		t.Errorf("size %d sha256 %q omitted %q errors %v", s.Size, s.SHA256, s.SHA256Omitted, s.Errors)
 	}
 	if !slices.Equal(got, whole) {

@@ -40,7 +40,7 @@ func TestScanRefusesFIFO(t *testing.T) {
 		t.Fatalf("err %v, %d stats", r.err, len(r.stats))
 	}
 	p := r.stats[0]
-	if len(p.Errors) != 1 || p.Errors[0].Kind != ErrFile || !strings.Contains(p.Errors[0].Reason, pipe+" is a named pipe (FIFO), not a regular file") ||
+	if len(p.Errors) != 1 || p.Errors[0].Kind != KindFile || !strings.Contains(p.Errors[0].Reason, pipe+" is a named pipe (FIFO), not a regular file") ||
 		p.SHA256 != "" || p.SHA256Omitted == "" {
 		t.Errorf("named pipe: errors %v, sha256 %q omitted %q", p.Errors, p.SHA256, p.SHA256Omitted)
 	}

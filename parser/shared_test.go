@@ -127,7 +127,7 @@ func oracleCounts(t *testing.T, decoder string) {
 		}
 		var recordErrs uint64
 		for _, e := range s.Errors {
-			if e.Kind == ErrRecord || e.Kind == ErrPanic {
+			if e.Kind == KindRecord || e.Kind == KindPanic {
 				recordErrs += uint64(1 + e.Repeats)
 			}
 		}

@@ -63,23 +63,25 @@ func (c *Census) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ErrorKind classifies what could not be read.
+// ErrorKind classifies what could not be read. It is a kind, not an error:
+// a DecodeError has one, and JSON carries it as its string.
 type ErrorKind string
 
+// Kinds of DecodeError.
 const (
-	ErrFile        ErrorKind = "file"          // open, read, not EVTX
-	ErrFileHeader  ErrorKind = "file-header"   // header checksum
-	ErrChunkMagic  ErrorKind = "chunk-magic"   // slot without ElfChnk
-	ErrChunkHeader ErrorKind = "chunk-header"  // header CRC, tables
-	ErrChunkData   ErrorKind = "chunk-data"    // records CRC
-	ErrTruncated   ErrorKind = "truncated"     // last chunk cut short
-	ErrRecordWalk  ErrorKind = "record-walk"   // chain of records broken
-	ErrRecord      ErrorKind = "record"        // one record not decoded
-	ErrRecordField ErrorKind = "record-field"  // decoded, one field unreadable
-	ErrPanic       ErrorKind = "panic"         // decoder panicked; recovered
-	ErrChild       ErrorKind = "decoder-child" // golang-evtx's process died, overran its limits or answered garbage
-	ErrChanged     ErrorKind = "file-changed"  // shrank, grew or was modified while read
-	ErrWipedChunk  ErrorKind = "wiped-chunk"   // all-zero slot among the chunks in use
+	KindFile        ErrorKind = "file"          // open, read, not EVTX
+	KindFileHeader  ErrorKind = "file-header"   // header checksum
+	KindChunkMagic  ErrorKind = "chunk-magic"   // slot without ElfChnk
+	KindChunkHeader ErrorKind = "chunk-header"  // header CRC, tables
+	KindChunkData   ErrorKind = "chunk-data"    // records CRC
+	KindTruncated   ErrorKind = "truncated"     // last chunk cut short
+	KindRecordWalk  ErrorKind = "record-walk"   // chain of records broken
+	KindRecord      ErrorKind = "record"        // one record not decoded
+	KindRecordField ErrorKind = "record-field"  // decoded, one field unreadable
+	KindPanic       ErrorKind = "panic"         // decoder panicked; recovered
+	KindChild       ErrorKind = "decoder-child" // golang-evtx's process died, overran its limits or answered garbage
+	KindChanged     ErrorKind = "file-changed"  // shrank, grew or was modified while read
+	KindWipedChunk  ErrorKind = "wiped-chunk"   // all-zero slot among the chunks in use
 )
 
 // DecodeError is one problem met in the evidence, with enough context to find

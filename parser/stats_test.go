@@ -19,13 +19,13 @@ func TestFileErrorsRepeatsCounted(t *testing.T) {
 	}
 	for i := range 200 {
 		off := int64(evtx.FileHeaderSize + i*evtx.ChunkSize)
-		add(ErrRecord, off+0x200, "record 12 at 0x"+strings.Repeat("9f", i%7+1)+": substitution 26 (1 bytes) runs past its end")
+		add(KindRecord, off+0x200, "record 12 at 0x"+strings.Repeat("9f", i%7+1)+": substitution 26 (1 bytes) runs past its end")
 	}
-	add(ErrRecordField, 0x1200, "record 12 at 0x1200: substitution 26 (1 bytes) runs past its end") // another kind
-	add(ErrRecord, 0x2200, "record 3 at 0x2200: template at 0x226: size -42 runs past the chunk")   // another reason
-	long := strings.Repeat("é", 400_000)                                                            // 800 KB, two bytes a character
-	add(ErrRecord, 0x3200, "golang-evtx: "+long)
-	add(ErrRecord, 0x4200, "golang-evtx: "+long)
+	add(KindRecordField, 0x1200, "record 12 at 0x1200: substitution 26 (1 bytes) runs past its end") // another kind
+	add(KindRecord, 0x2200, "record 3 at 0x2200: template at 0x226: size -42 runs past the chunk")   // another reason
+	long := strings.Repeat("é", 400_000)                                                             // 800 KB, two bytes a character
+	add(KindRecord, 0x3200, "golang-evtx: "+long)
+	add(KindRecord, 0x4200, "golang-evtx: "+long)
 
 	if s.ErrorCount != 204 || len(s.Errors) != 4 || s.ErrorsOmitted != 0 {
 		t.Fatalf("%d errors counted, %d listed, %d omitted; want 204, 4, 0", s.ErrorCount, len(s.Errors), s.ErrorsOmitted)

@@ -356,7 +356,7 @@ func deepChainCase(t *testing.T) (*Case, *timeline.Process) {
 		t.Fatal(err)
 	}
 	c := &Case{Version: "test", Zone: time.UTC, Timeline: tl, Rules: rules, Findings: detections.NewEngine(rules).Run(tl),
-		Files: []*parser.FileStats{{Path: "x.evtx", ErrorCount: 4, Errors: []parser.DecodeError{{File: "x.evtx", Kind: parser.ErrChild, Offset: 0x1000,
+		Files: []*parser.FileStats{{Path: "x.evtx", ErrorCount: 4, Errors: []parser.DecodeError{{File: "x.evtx", Kind: parser.KindChild, Offset: 0x1000,
 			Reason: "golang-evtx's process died", Repeats: 3, LastOffset: 0x31000}}}}}
 	for _, f := range c.Findings {
 		if f.Rule.ID == "HuntQuery-CrowdStrike-NetscanMstscRDP" {

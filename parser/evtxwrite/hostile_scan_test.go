@@ -107,7 +107,7 @@ func TestWipedChunkIsAnError(t *testing.T) {
 	if slots < 3 || s.Header == nil || int(s.Header.ChunkCount) != slots || s.Chunks != want {
 		t.Errorf("chunks = %+v\nwant     %+v (header %+v)", s.Chunks, want, s.Header)
 	}
-	if s.ErrorCount != 1 || s.Errors[0].Kind != parser.ErrWipedChunk || s.Errors[0].Chunk != 1 || s.Errors[0].Offset != evtx.FileHeaderSize+evtx.ChunkSize {
+	if s.ErrorCount != 1 || s.Errors[0].Kind != parser.KindWipedChunk || s.Errors[0].Chunk != 1 || s.Errors[0].Offset != evtx.FileHeaderSize+evtx.ChunkSize {
 		t.Errorf("errors %v, want one wiped-chunk error at chunk 1", s.Errors)
 	}
 	if len(evs) == 0 || len(evs) >= n || s.SHA256 == "" {

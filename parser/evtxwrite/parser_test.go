@@ -193,11 +193,11 @@ func TestParserOnDamagedFiles(t *testing.T) {
 	kinds := map[parser.ErrorKind]int{}
 	for _, e := range s.Errors {
 		kinds[e.Kind]++
-		if (e.Kind == parser.ErrRecord || e.Kind == parser.ErrPanic) && e.RecordID != garbled {
+		if (e.Kind == parser.KindRecord || e.Kind == parser.KindPanic) && e.RecordID != garbled {
 			t.Errorf("record error names record %d, garbled %d", e.RecordID, garbled)
 		}
 	}
-	if kinds[parser.ErrRecord]+kinds[parser.ErrPanic] != 1 || kinds[parser.ErrChunkData] != 1 || kinds[parser.ErrTruncated] != 1 {
+	if kinds[parser.KindRecord]+kinds[parser.KindPanic] != 1 || kinds[parser.KindChunkData] != 1 || kinds[parser.KindTruncated] != 1 {
 		t.Errorf("errors by kind %v: %v", kinds, s.Errors)
 	}
 }
@@ -234,7 +234,7 @@ func TestGarbledTemplateDefinition(t *testing.T) {
 	var listed []uint64
 	reported := 0
 	for _, e := range s.Errors {
-		if e.Kind == parser.ErrRecord || e.Kind == parser.ErrPanic {
+		if e.Kind == parser.KindRecord || e.Kind == parser.KindPanic {
 			listed = append(listed, e.RecordID)
 			reported += 1 + e.Repeats
 		}
