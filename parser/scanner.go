@@ -444,15 +444,7 @@ func decodeGuarded(file string, at slot, r *chunkResult, decode func()) {
 func mergeChunk(fs *FileStats, j *job) {
 	r := &j.result
 	c := &fs.Chunks
-	c.Slots += r.Chunks.Slots
-	c.Decoded += r.Chunks.Decoded
-	c.Empty += r.Chunks.Empty
-	c.BadMagic += r.Chunks.BadMagic
-	c.HeaderCRCFailures += r.Chunks.HeaderCRCFailures
-	c.DataCRCFailures += r.Chunks.DataCRCFailures
-	c.Truncated += r.Chunks.Truncated
-	c.Failed += r.Chunks.Failed
-	c.Fallback += r.Chunks.Fallback
+	c.add(r.Chunks)
 	if h := j.file.header; h != nil && j.slot.index >= int(h.ChunkCount) && r.Records.Seen > 0 {
 		c.PastHeaderCount++
 	}
@@ -473,9 +465,7 @@ func mergeChunk(fs *FileStats, j *job) {
 		}
 		fr.zeroSlots = fr.zeroSlots[:0]
 	}
-	fs.Records.Seen += r.Records.Seen
-	fs.Records.Decoded += r.Records.Decoded
-	fs.Records.Failed += r.Records.Failed
+	fs.Records.add(r.Records)
 	fs.Census.add(r.Census)
 	for i := range r.Events {
 		fs.ProcessEvents[r.Events[i].Source]++

@@ -191,11 +191,34 @@ type ChunkCounts struct {
 	Unread            int `json:"unread"`            // not read: the device failed, or the file shrank while read
 }
 
+// add adds o's counts to c's.
+func (c *ChunkCounts) add(o ChunkCounts) {
+	c.Slots += o.Slots
+	c.Decoded += o.Decoded
+	c.Empty += o.Empty
+	c.BadMagic += o.BadMagic
+	c.HeaderCRCFailures += o.HeaderCRCFailures
+	c.DataCRCFailures += o.DataCRCFailures
+	c.Truncated += o.Truncated
+	c.Failed += o.Failed
+	c.PastHeaderCount += o.PastHeaderCount
+	c.Fallback += o.Fallback
+	c.Wiped += o.Wiped
+	c.Unread += o.Unread
+}
+
 // RecordCounts describes the records of a file.
 type RecordCounts struct {
 	Seen    uint64 `json:"seen"`    // record headers found
 	Decoded uint64 `json:"decoded"` // records whose content was read
 	Failed  uint64 `json:"failed"`  // records seen but not read
+}
+
+// add adds o's counts to c's.
+func (c *RecordCounts) add(o RecordCounts) {
+	c.Seen += o.Seen
+	c.Decoded += o.Decoded
+	c.Failed += o.Failed
 }
 
 // maxErrorsPerFile bounds the error list kept for one file; counts stay exact.
@@ -278,22 +301,8 @@ func Sum(files []*FileStats) Totals {
 			t.FilesWithErrs++
 		}
 		t.Bytes += f.Size
-		c := &t.Chunks
-		c.Slots += f.Chunks.Slots
-		c.Decoded += f.Chunks.Decoded
-		c.Empty += f.Chunks.Empty
-		c.BadMagic += f.Chunks.BadMagic
-		c.HeaderCRCFailures += f.Chunks.HeaderCRCFailures
-		c.DataCRCFailures += f.Chunks.DataCRCFailures
-		c.Truncated += f.Chunks.Truncated
-		c.Failed += f.Chunks.Failed
-		c.PastHeaderCount += f.Chunks.PastHeaderCount
-		c.Fallback += f.Chunks.Fallback
-		c.Wiped += f.Chunks.Wiped
-		c.Unread += f.Chunks.Unread
-		t.Records.Seen += f.Records.Seen
-		t.Records.Decoded += f.Records.Decoded
-		t.Records.Failed += f.Records.Failed
+		t.Chunks.add(f.Chunks)
+		t.Records.add(f.Records)
 		for s, n := range f.ProcessEvents {
 			t.ProcessEvents[s] += n
 		}

@@ -1,6 +1,8 @@
 package parser
 
 import (
+	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,4 +66,42 @@ func TestShortReason(t *testing.T) {
 	if !strings.HasSuffix(out, " ["+strconv.Itoa(1000-kept)+" more bytes cut]") {
 		t.Errorf("%q keeps %d bytes", out, kept)
 	}
+}
+
+// TestCountsAdd: adding counts adds every one of them, so that a count
+// added to ChunkCounts or RecordCounts cannot be left out of the sums.
+func TestCountsAdd(t *testing.T) {
+	// fill sets field i of the struct v points to to (i+1)*scale.
+	fill := func(v any, scale int) {
+		s := reflect.ValueOf(v).Elem()
+		for i := range s.NumField() {
+			switch f := s.Field(i); f.Kind() {
+			case reflect.Int:
+				f.SetInt(int64((i + 1) * scale))
+			case reflect.Uint64:
+				f.SetUint(uint64((i + 1) * scale))
+			default:
+				t.Fatalf("%s: a count of kind %s", s.Type().Field(i).Name, f.Kind())
+			}
+		}
+	}
+	// check says which field of sum is not (i+1)*101.
+	check := func(sum any) {
+		s := reflect.ValueOf(sum)
+		for i := range s.NumField() {
+			if got := fmt.Sprint(s.Field(i).Interface()); got != strconv.Itoa((i+1)*101) {
+				t.Errorf("%s.%s: %s, want %d", s.Type().Name(), s.Type().Field(i).Name, got, (i+1)*101)
+			}
+		}
+	}
+	var c, oc ChunkCounts
+	fill(&c, 1)
+	fill(&oc, 100)
+	c.add(oc)
+	check(c)
+	var r, or RecordCounts
+	fill(&r, 1)
+	fill(&or, 100)
+	r.add(or)
+	check(r)
 }
