@@ -43,10 +43,24 @@ const decodeChildEnv = "EVTXHUNT_DECODE_CHILD"
 // empty to decode chunks, jobFastEvents for the benchmark baseline.
 const childJobEnv = "EVTXHUNT_CHILD_JOB"
 
-// IsDecodeChild reports whether this process was started by a Scanner as
-// its decoding child. A test binary whose tests scan evidence checks it
-// first in TestMain and then calls ServeDecodeChild instead of m.Run.
-func IsDecodeChild() bool { return os.Getenv(decodeChildEnv) != "" }
+// isDecodeChild reports whether this process was started by a Scanner as
+// its decoding child.
+func isDecodeChild() bool { return os.Getenv(decodeChildEnv) != "" }
+
+// RunTests is the TestMain of a test package whose tests scan evidence:
+//
+//	func TestMain(m *testing.M) { parser.RunTests(m) }
+//
+// A Scanner starts the running executable as golang-evtx's decoding child,
+// and a test binary cannot take DecodeChildCommand: started as a child, it
+// serves as one; otherwise it runs its tests (m.Run). It exits with their
+// status and does not return.
+func RunTests(m interface{ Run() int }) {
+	if isDecodeChild() {
+		os.Exit(ServeDecodeChild())
+	}
+	os.Exit(m.Run())
+}
 
 // ServeDecodeChild is the decoding child's main: it limits the process's
 // memory and stack, then serves chunks from stdin to stdout until stdin

@@ -24,10 +24,7 @@ func TestMain(m *testing.M) {
 			os.Exit(fakeChild(mode))
 		}
 	}
-	if IsDecodeChild() {
-		os.Exit(ServeDecodeChild())
-	}
-	os.Exit(m.Run())
+	RunTests(m)
 }
 
 const fakeChildArg = "-fake-child="

@@ -22,7 +22,7 @@ import (
 type Isolation struct {
 	// Command starts a child: a program and its arguments. Empty means
 	// this executable with DecodeChildCommand, which cmd/evtxhunt
-	// dispatches, and test binaries serve through IsDecodeChild.
+	// dispatches, and test binaries serve through RunTests.
 	Command []string
 	// ChunkTimeout is the wall time the child may take over one chunk; past
 	// it the child is killed. Zero means DefaultChunkTimeout.
@@ -225,7 +225,7 @@ func (d *childDecoder) start() error {
 
 // startChild starts a child that does job (see childJobEnv).
 func startChild(ctx context.Context, iso Isolation, job string) (*childProcess, error) {
-	if IsDecodeChild() {
+	if isDecodeChild() {
 		return nil, errors.New("a decoding child does not start another")
 	}
 	cmd := exec.CommandContext(ctx, iso.Command[0], iso.Command[1:]...)
