@@ -62,7 +62,7 @@ func nativeErr(format string, args ...any) error {
 }
 
 // Decode reads every record of the chunk, or hands the chunk to the
-// fallback decoder when any record is beyond it.
+// fallback decoder when any record is beyond it, or the decoder panics.
 func (d *nativeDecoder) Decode(c *chunk, r *chunkResult) {
 	clear(d.templates)
 	clear(d.names)
@@ -84,8 +84,19 @@ func (d *nativeDecoder) Decode(c *chunk, r *chunkResult) {
 	r.Chunks.Decoded = 1
 }
 
-func (d *nativeDecoder) decodeChunk(c *chunk, r *chunkResult) error {
-	for _, ref := range c.Records {
+// decodeChunk reads every record of the chunk. A panic is a bug of the
+// decoder that some input found: it is recovered as the refusal of the
+// record being read, and the decoder, whose caches it may have left half
+// written, starts afresh.
+func (d *nativeDecoder) decodeChunk(c *chunk, r *chunkResult) (err error) {
+	var ref evtx.RecordRef
+	defer func() {
+		if p := recover(); p != nil {
+			*d = *newNativeDecoder(d.fallback)
+			err = fmt.Errorf("record %d at 0x%x: %w: %w", ref.ID, c.Offset+int64(ref.Offset), errNative, &panicError{p})
+		}
+	}()
+	for _, ref = range c.Records {
 		if err := d.record(c, ref, r); err != nil {
 			return fmt.Errorf("record %d at 0x%x: %w", ref.ID, c.Offset+int64(ref.Offset), err)
 		}

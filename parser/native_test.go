@@ -1,9 +1,11 @@
 package parser
 
 import (
+	"context"
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"unicode/utf16"
 
@@ -111,5 +113,54 @@ func TestUTF16String(t *testing.T) {
 	lone := []byte{0x00, 0xd8, 'a', 0} // a high surrogate alone, then 'a'
 	if got, want := d.utf16String(lone), string(utf16.Decode([]uint16{0xd800, 'a'})); got != want {
 		t.Errorf("lone surrogate: %q, want %q", got, want)
+	}
+}
+
+// TestNativePanicFallsBack: a panic in the native decoder (one is injected:
+// a cache it writes to is missing) hands the chunk to golang-evtx like any
+// chunk it refuses, so that no record is lost; the decoder then starts
+// afresh and reads the next chunk itself.
+func TestNativePanicFallsBack(t *testing.T) {
+	b, err := os.ReadFile("../testdata/evidence/WKS01/C/Windows/System32/winevt/Logs/Security.evtx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(i int) (*chunk, *chunkResult) {
+		off := evtx.FileHeaderSize + i*evtx.ChunkSize
+		r := &chunkResult{}
+		r.reset()
+		c := inspectChunk("Security.evtx", b[off:off+evtx.ChunkSize], i, int64(off), r)
+		if c == nil {
+			t.Fatalf("chunk %d: no records", i)
+		}
+		return c, r
+	}
+	c, want := read(0)
+	newNativeDecoder(nil).Decode(c, want)
+	if want.Chunks.Decoded != 1 || len(want.Events) == 0 {
+		t.Fatalf("chunk 0 read alone: %+v, %d events", want.Chunks, len(want.Events))
+	}
+
+	iso, err := Isolation{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golang := newChildDecoder(context.Background(), iso, nil)
+	defer golang.close()
+	d := newNativeDecoder(golang)
+	d.templates = nil // the decoder's first write to it panics
+	c, r := read(0)
+	decodeGuarded(c.file, slot{c.Index, c.Offset}, r, func() { d.Decode(c, r) })
+	if r.Chunks != (ChunkCounts{Slots: 1, Decoded: 1, Fallback: 1}) || r.Records != want.Records || len(r.Errors) != 0 {
+		t.Errorf("chunks %+v, records %+v, errors %v; want the chunk read by golang-evtx", r.Chunks, r.Records, r.Errors)
+	}
+	if !reflect.DeepEqual(r.Events, want.Events) || !reflect.DeepEqual(r.Census, want.Census) {
+		t.Errorf("%d events, census %v; want %d events, census %v", len(r.Events), r.Census, len(want.Events), want.Census)
+	}
+
+	c, r = read(1)
+	d.Decode(c, r)
+	if r.Chunks != (ChunkCounts{Slots: 1, Decoded: 1}) || len(r.Events) == 0 {
+		t.Errorf("the next chunk: %+v, %d events; want it read by the native decoder", r.Chunks, len(r.Events))
 	}
 }
