@@ -255,7 +255,7 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 		shrank(0, n, len(head), 0)
 		return true
 	default:
-		fail(KindFile, 0, err)
+		fail(KindFile, 0, readError(n, len(head), err))
 		fr.unread = evtx.ChunkSlots(fr.size)
 		fr.unhashed = "the file header could not be read"
 		return true
@@ -290,7 +290,7 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 		if n < want && err != io.EOF {
 			// The device failed: this slot is lost, the next may read.
 			bufs <- buf // taken from bufs just above, so there is room
-			fail(KindFile, off, fmt.Errorf("reading chunk %d: %w", i, err))
+			fail(KindFile, off, fmt.Errorf("reading chunk %d: %w", i, readError(n, want, err)))
 			fr.unread++
 			fr.unhashed = "some chunk slots could not be read"
 			continue
@@ -310,6 +310,15 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 		}
 	}
 	return true
+}
+
+// readError is the error of a read that gave n of want bytes: err, or when
+// the source gave none, one that says so.
+func readError(n, want int, err error) error {
+	if err == nil {
+		return fmt.Errorf("%d of %d bytes, and no error said why", n, want)
+	}
+	return err
 }
 
 // open opens a file and says what it is at open.
