@@ -105,6 +105,7 @@ type fileRead struct {
 	sha256    string
 	hashErrs  []DecodeError
 	hashUnfit string // as unhashed: the rest could not be read, or the file changed
+	hashCut   bool   // the scan stopped before the rest was read
 	hashed    chan struct{}
 	// Kept by the consumer, in slot order: all-zero slots inside the
 	// header's chunk count that no chunk with records has followed yet.
@@ -120,11 +121,14 @@ type slot struct {
 // Scan decodes the files in the order given and calls emit for each process
 // event, in (file, chunk, record) order. The event is only valid during the
 // call. It returns the stats of every file, in the same order. Damaged
-// evidence is not an error: it is counted in the stats. An error from emit or
-// a cancelled ctx stops the scan and is returned.
+// evidence is not an error: it is counted in the stats.
+//
+// An error from emit or a cancelled ctx stops the scan within a read and a
+// chunk's decoding, and is returned with the stats of the files read until
+// then: the last one's say where the scan stopped (KindStopped) and which
+// slots were not read. The files after it are not in the stats.
 func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*ProcessEvent) error) ([]*FileStats, error) {
 	var wg sync.WaitGroup
-	defer wg.Wait() // after cancel, which runs first
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -138,44 +142,104 @@ func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*ProcessEv
 
 	hashes := make(chan hashItem, window)
 	wg.Go(func() { s.read(ctx, files, ordered, work, hashes, bufs) })
-	wg.Go(func() { s.hash(hashes, bufs) })
+	wg.Go(func() { s.hash(ctx, hashes, bufs) })
 	for range s.workers {
 		wg.Go(func() { s.decodeChunks(ctx, work, bufs) })
 	}
 
-	var all []*FileStats
-	var cur *FileStats
+	var c collector
+	err := c.collect(ctx, ordered, emit, s.fileDone)
+	cancel()
+	wg.Wait() // within a read and a chunk's decoding of the cancel
+	if c.cur != nil {
+		c.all = append(c.all, c.stopped(err))
+	}
+	return c.all, err
+}
+
+// collector gathers the files' stats from their jobs, in order.
+type collector struct {
+	all   []*FileStats
+	cur   *FileStats // of the file being read, nil between files
+	fr    *fileRead  // of the file being read
+	next  int        // the slot after the last one merged
+	ended bool       // the file's end marker has come
+}
+
+// collect merges the jobs as they come and emits their events, until every
+// file is done, ctx is cancelled or emit fails; it says why it stopped.
+func (c *collector) collect(ctx context.Context, ordered <-chan *job, emit func(*ProcessEvent) error, fileDone func(*FileStats)) error {
 	for j := range ordered {
-		if cur == nil {
-			cur = newFileStats(j.file.path)
+		if c.cur == nil {
+			c.cur, c.fr, c.next, c.ended = newFileStats(j.file.path), j.file, 0, false
 		}
 		if j.end {
+			c.ended = true
 			select {
 			case <-j.file.hashed:
 			case <-ctx.Done():
-				return all, ctx.Err()
+				return ctx.Err()
 			}
-			finishFile(cur, j.file)
-			all = append(all, cur)
-			if s.fileDone != nil {
-				s.fileDone(cur)
+			if j.file.hashCut {
+				return ctx.Err() // the hasher stopped for it
 			}
-			cur = nil
+			finishFile(c.cur, j.file)
+			c.all = append(c.all, c.cur)
+			if fileDone != nil {
+				fileDone(c.cur)
+			}
+			c.cur = nil
 			continue
 		}
 		select {
 		case <-j.done:
 		case <-ctx.Done():
-			return all, ctx.Err()
+			return ctx.Err()
 		}
-		mergeChunk(cur, j)
+		mergeChunk(c.cur, j)
+		c.next = j.slot.index + 1
 		for i := range j.result.Events {
 			if err := emit(&j.result.Events[i]); err != nil {
-				return all, err
+				return err
 			}
 		}
 	}
-	return all, ctx.Err()
+	return ctx.Err()
+}
+
+// stopped ends the stats of the file the scan stopped in, for the reason
+// why, once the scan's goroutines are done with it: the slots not merged
+// are unread, and no SHA-256 stands for the file, unless all of it was read
+// and hashed.
+func (c *collector) stopped(why error) *FileStats {
+	fs, fr := c.cur, c.fr
+	select {
+	case <-fr.hashed:
+		if c.ended && !fr.hashCut {
+			finishFile(fs, fr)
+			return fs
+		}
+	default:
+	}
+	fs.Size, fs.Header = fr.size, fr.header
+	reason := fmt.Sprintf("the scan stopped before the file was read whole (%v)", why)
+	off := int64(0)
+	if fr.header != nil && fr.size >= evtx.FileHeaderSize {
+		slots := evtx.ChunkSlots(fr.size)
+		fs.Chunks.Unread = slots - fs.Chunks.Slots
+		fs.Chunks.Slots = slots
+		if c.next < slots {
+			off = evtx.FileHeaderSize + int64(c.next)*evtx.ChunkSize
+			reason += fmt.Sprintf(": %d chunk slots from chunk %d on are not read", slots-c.next, c.next)
+		}
+	}
+	fs.SHA256Omitted = "the scan stopped before the file was read whole"
+	for _, e := range fr.errors {
+		fs.addError(e)
+	}
+	fs.addError(DecodeError{File: fr.path, Kind: KindStopped, Offset: off, Chunk: -1, Reason: reason, Err: why})
+	slices.SortStableFunc(fs.Errors, func(a, b DecodeError) int { return cmp.Compare(a.Offset, b.Offset) })
+	return fs
 }
 
 // read is the goroutine that reads the files: every chunk slot in order,
@@ -278,6 +342,9 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 		return true
 	}
 	for i, off := 0, int64(evtx.FileHeaderSize); off < fr.size; i, off = i+1, off+evtx.ChunkSize {
+		if ctx.Err() != nil {
+			return false
+		}
 		var buf []byte
 		select {
 		case buf = <-bufs:
@@ -349,8 +416,9 @@ type hashItem struct {
 }
 
 // hash is the goroutine that computes every file's SHA-256, beside the
-// decoders, so that hashing does not hold up reading.
-func (s *Scanner) hash(items <-chan hashItem, bufs chan<- []byte) {
+// decoders, so that hashing does not hold up reading. Once ctx is done it
+// reads no more of a file, and closes the files it is given.
+func (s *Scanner) hash(ctx context.Context, items <-chan hashItem, bufs chan<- []byte) {
 	for it := range items {
 		if it.data != nil {
 			it.sum.Write(it.data)
@@ -368,9 +436,12 @@ func (s *Scanner) hash(items <-chan hashItem, bufs chan<- []byte) {
 		}
 		if it.rest != nil {
 			_, start, _ := it.rest.Outer()
-			n, err := io.Copy(it.sum, it.rest)
+			n, err := io.Copy(it.sum, ctxReader{ctx, it.rest})
 			s.reportProgress(n)
 			switch {
+			case ctx.Err() != nil:
+				fr.hashCut = true
+				fr.hashUnfit = "the scan stopped before the file was read whole"
 			case err != nil:
 				fail(KindFile, start+n, "the file could not be read to its end", err)
 			case n < it.rest.Size():
@@ -379,9 +450,12 @@ func (s *Scanner) hash(items <-chan hashItem, bufs chan<- []byte) {
 		}
 		// Last, once every byte is read: a file that changed while it was
 		// read was not read as it is, nor as it was.
-		if now, err := it.file.Stat(); err != nil {
+		now, err := it.file.Stat()
+		switch was := fr.opened; {
+		case fr.hashCut: // not read to its end: nothing to compare
+		case err != nil:
 			fail(KindFile, 0, "the file could not be checked after reading", err)
-		} else if was := fr.opened; now.Size() != was.Size() || !now.ModTime().Equal(was.ModTime()) {
+		case now.Size() != was.Size() || !now.ModTime().Equal(was.ModTime()):
 			fail(KindChanged, 0, "the file changed while read", fmt.Errorf("the file changed while read: %d bytes modified %s when opened, %d bytes modified %s after",
 				was.Size(), was.ModTime().UTC().Format(TimeLayout), now.Size(), now.ModTime().UTC().Format(TimeLayout)))
 		}
@@ -389,6 +463,19 @@ func (s *Scanner) hash(items <-chan hashItem, bufs chan<- []byte) {
 		it.file.Close()
 		close(fr.hashed)
 	}
+}
+
+// ctxReader reads from r until ctx is done, and then gives ctx's error.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 func (s *Scanner) reportProgress(n int64) {

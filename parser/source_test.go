@@ -46,6 +46,7 @@ type fakeSource struct {
 	statErrs []error         // the errors of the Stat calls in turn (nil: none)
 	changed  bool            // Stat after the first says it grew
 	onRead   func(off int64) // called before each read
+	delay    time.Duration   // each read takes this long: a slow device
 
 	mu          sync.Mutex
 	stats       int
@@ -74,6 +75,7 @@ func (s *fakeSource) ReadAt(p []byte, off int64) (int, error) {
 	if s.onRead != nil {
 		s.onRead(off)
 	}
+	time.Sleep(s.delay)
 	s.mu.Lock()
 	if s.stopped {
 		s.readsAfter++
@@ -259,6 +261,110 @@ func TestScanSourceFailures(t *testing.T) {
 			// The next file is read whole.
 			if n := stats[1]; !n.Clean() || n.SHA256 != whole[0].SHA256 || n.Records != whole[0].Records {
 				t.Errorf("the next file: %+v", n)
+			}
+		})
+	}
+}
+
+// TestScanStops: cancelling a scan, or an error from emit, stops it within
+// the read under way: no read of the source begins after it (bug 2: the
+// rest of a file that is not EVTX was hashed to its end first), the file
+// being read is in the stats with what was read and where the scan
+// stopped, and the files after it are not listed (the reader, ahead, may
+// have opened the next one: it is closed).
+func TestScanStops(t *testing.T) {
+	log := generatedLog(t)
+	chunk := func(i int) int64 { return evtx.FileHeaderSize + int64(i)*evtx.ChunkSize }
+	const big = 256 << 20 // not EVTX: read to its end for its SHA-256 alone
+	const emitting = -1   // stopAt: the scan stops as the 100th event is emitted
+	cases := []struct {
+		name   string
+		src    *fakeSource
+		stopAt int64 // the scan is cancelled as this offset is read
+		emit   bool  // stopped by an error from emit, not by a cancel
+		slots  int   // the file's chunk slots
+	}{
+		{"cancel while reading", &fakeSource{data: log}, chunk(5), false, 13},
+		{"cancel while emitting", &fakeSource{data: log}, emitting, false, 13},
+		{"cancel hashing a file that is not EVTX", &fakeSource{size: big}, 1 << 20, false, 0},
+		{"cancel reading a slow source", &fakeSource{size: big, delay: time.Millisecond}, 1 << 20, false, 0},
+		{"emit fails", &fakeSource{data: log}, emitting, true, 13},
+	}
+	errEnough := errors.New("enough")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			src := tc.src
+			if tc.stopAt != emitting {
+				var once sync.Once
+				src.onRead = func(off int64) {
+					if off >= tc.stopAt {
+						once.Do(func() { cancel(); src.stop() })
+					}
+				}
+			}
+			o := &fakeOpener{sources: map[string]*fakeSource{"x": src, "next": {data: log}}}
+			var events []ProcessEvent
+			stats, err := NewScanner(Options{Workers: 2, Opener: o}).Scan(ctx, []string{"x", "next"}, func(ev *ProcessEvent) error {
+				if tc.stopAt == emitting && len(events) == 100 {
+					src.stop()
+					if tc.emit {
+						return errEnough
+					}
+					cancel()
+				}
+				events = append(events, *ev)
+				return nil
+			})
+			want := context.Canceled
+			if tc.emit {
+				want = errEnough
+			}
+			if !errors.Is(err, want) {
+				t.Fatalf("Scan: %v, want %v", err, want)
+			}
+			if src.readsAfter > 1 {
+				t.Errorf("%d reads began after the stop, %d bytes read", src.readsAfter, src.read)
+			}
+			for _, name := range o.opened {
+				if n := o.sources[name].closes; n != 1 {
+					t.Errorf("%s closed %d times", name, n)
+				}
+			}
+			if len(stats) != 1 {
+				t.Fatalf("%d stats, want the file stopped in", len(stats))
+			}
+			s := stats[0]
+			stop := s.Errors[len(s.Errors)-1]
+			if stop.Kind != KindStopped || !errors.Is(&stop, want) || s.SHA256 != "" || s.SHA256Omitted != "the scan stopped before the file was read whole" {
+				t.Fatalf("errors %v, SHA-256 %q omitted %q", s.Errors, s.SHA256, s.SHA256Omitted)
+			}
+			if tc.slots == 0 {
+				if s.Chunks != (ChunkCounts{}) || s.Header != nil || stop.Offset != 0 {
+					t.Errorf("chunks %+v, header %v, stopped at 0x%x", s.Chunks, s.Header, stop.Offset)
+				}
+				return
+			}
+			// The chunks merged are those whose events were emitted (some
+			// of them, for the last when emit failed); the rest are
+			// unread, from where the scan says it stopped.
+			read := s.Chunks.Decoded
+			if s.Chunks.Slots != tc.slots || read >= tc.slots || tc.stopAt == emitting && read == 0 || s.Chunks.Unread != tc.slots-read || stop.Offset != chunk(read) ||
+				!strings.HasSuffix(stop.Reason, fmt.Sprintf(": %d chunk slots from chunk %d on are not read", tc.slots-read, read)) {
+				t.Errorf("chunks %+v, stopped at 0x%x: %s", s.Chunks, stop.Offset, stop.Reason)
+			}
+			for _, ev := range events {
+				if ev.Chunk >= read {
+					t.Errorf("an event of chunk %d, not merged: %+v", ev.Chunk, ev)
+				}
+			}
+			var counted uint64
+			for _, n := range s.ProcessEvents {
+				counted += n
+			}
+			if counted < uint64(len(events)) || read > 0 && len(events) == 0 {
+				t.Errorf("%d process events counted, %d emitted", counted, len(events))
 			}
 		})
 	}

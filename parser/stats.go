@@ -82,6 +82,7 @@ const (
 	KindChild       ErrorKind = "decoder-child" // golang-evtx's process died, overran its limits or answered garbage
 	KindChanged     ErrorKind = "file-changed"  // shrank, grew or was modified while read
 	KindWipedChunk  ErrorKind = "wiped-chunk"   // all-zero slot among the chunks in use
+	KindStopped     ErrorKind = "scan-stopped"  // the scan was cancelled or stopped by its caller before the file was read whole
 )
 
 // DecodeError is one problem met in the evidence, with enough context to find
