@@ -31,7 +31,8 @@ func (r *scanResult) clean() bool { return r.totals.Errors == 0 && len(r.notRead
 // scanEvidence finds the evidence files under paths and scans them, calling
 // emit for each process event in order. Paths not read are reported on
 // stderr and in the result; they do not stop the scan. With a progress, it
-// shows on stderr.
+// shows on stderr. When the scan stops early (ctx, emit), the result holds
+// what was read, and the files not reached are among the paths not read.
 func scanEvidence(ctx context.Context, paths []string, opts parser.Options, prog func([]string) *progress, stderr io.Writer,
 	emit func(*parser.ProcessEvent) error) (*scanResult, error) {
 	start := time.Now()
@@ -45,6 +46,11 @@ func scanEvidence(ctx context.Context, paths []string, opts parser.Options, prog
 	}
 	stats, err := parser.NewScanner(bar.hooks(opts)).Scan(ctx, files, emit)
 	bar.finish()
+	if err != nil {
+		for _, f := range files[len(stats):] {
+			notRead = append(notRead, evidence.NotRead{Path: f, Reason: fmt.Sprintf("not read: the scan stopped before it (%v)", err)})
+		}
+	}
 	r := &scanResult{stats: stats, totals: parser.Sum(stats), notRead: notRead, wall: time.Since(start)}
 	return r, err
 }

@@ -134,8 +134,11 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, fs, err)
 	}
 
+	// Ctrl-C stops the scan and the case folder is written with what was
+	// read; a second Ctrl-C ends the process at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	context.AfterFunc(ctx, stop)
 	events := newEventLog(a.out, a.has("jsonl"))
 	b := timeline.NewBuilder(timeline.Options{})
 	res, err := scanEvidence(ctx, paths, dec.options(),
@@ -145,7 +148,10 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 			events.write(ev)
 			return nil
 		})
-	if err != nil {
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "evtxhunt scan: interrupted: the case folder holds what was read; what was not is listed in summary.json\n")
+	case err != nil:
 		events.abort(err)
 		fmt.Fprintf(stderr, "evtxhunt scan: %s\n", safeError(err))
 		return exitEvidence
