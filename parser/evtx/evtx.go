@@ -26,7 +26,7 @@
 //			log.Print(p) // a checksum, a magic, a broken chain...
 //		}
 //		for _, ref := range c.Records {
-//			record := c.Record(ref) // header, binary XML, size trailer
+//			decode(c.Record(ref)) // header, binary XML, size trailer
 //		}
 //	}
 //
