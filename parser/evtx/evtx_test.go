@@ -207,6 +207,23 @@ func TestFile(t *testing.T) {
 	if len(errs) != f.NumChunks() || !errors.Is(errs[0], errDevice) || errs[1] != nil {
 		t.Errorf("errors %v", errs)
 	}
+	read := 0
+	for range f.Chunks() { // a caller may stop early
+		if read++; read == 2 {
+			break
+		}
+	}
+	if read != 2 {
+		t.Errorf("%d chunks read before the break", read)
+	}
+	if _, err := f.Chunk(f.NumChunks()); err == nil || err.Error() != "evtx: no chunk 13 in a file of 13" {
+		t.Errorf("chunk past the end: %v", err)
+	}
+	for size, want := range map[int64]int{0: 0, evtx.FileHeaderSize: 0, evtx.FileHeaderSize + 1: 1, evtx.FileHeaderSize + evtx.ChunkSize: 1, evtx.FileHeaderSize + evtx.ChunkSize + 1: 2} {
+		if got := evtx.ChunkSlots(size); got != want {
+			t.Errorf("ChunkSlots(%d) = %d, want %d", size, got, want)
+		}
+	}
 	if _, err := evtx.NewFile(bytes.NewReader(b[:50]), 50); !errors.Is(err, evtx.ErrNotEVTX) {
 		t.Errorf("50 bytes: %v", err)
 	}
@@ -241,6 +258,25 @@ func TestNames(t *testing.T) {
 	}
 	if evtx.Token(0x41).Base() != evtx.TokenOpenStartElement {
 		t.Error("Base keeps the flag")
+	}
+	// Every token and every type has a name of its own.
+	seen := map[string]bool{}
+	for tok := evtx.TokenEOF; tok <= evtx.TokenFragmentHeader; tok++ {
+		if s := tok.String(); strings.HasPrefix(s, "Token(") || seen[s] {
+			t.Errorf("token 0x%02x: %q", byte(tok), s)
+		} else {
+			seen[s] = true
+		}
+	}
+	for _, typ := range []evtx.ValueType{evtx.TypeNull, evtx.TypeString, evtx.TypeANSIString, evtx.TypeInt8, evtx.TypeUInt8, evtx.TypeInt16,
+		evtx.TypeUInt16, evtx.TypeInt32, evtx.TypeUInt32, evtx.TypeInt64, evtx.TypeUInt64, evtx.TypeReal32, evtx.TypeReal64, evtx.TypeBool,
+		evtx.TypeBinary, evtx.TypeGUID, evtx.TypeSizeT, evtx.TypeFileTime, evtx.TypeSysTime, evtx.TypeSID, evtx.TypeHexInt32,
+		evtx.TypeHexInt64, evtx.TypeEvtHandle, evtx.TypeBinXML, evtx.TypeEvtXML} {
+		s, arr := typ.String(), (typ | evtx.TypeArray).String()
+		if strings.HasPrefix(s, "ValueType(") || seen[s] || arr != s+"Array" {
+			t.Errorf("type 0x%02x: %q, as an array %q", byte(typ), s, arr)
+		}
+		seen[s] = true
 	}
 	for typ, want := range map[evtx.ValueType]string{
 		evtx.TypeString: "String", evtx.TypeStringArray: "StringArray", evtx.TypeBinXML: "BinXML", evtx.TypeHexInt64: "HexInt64",
