@@ -273,8 +273,9 @@ func (s *Scanner) read(ctx context.Context, files []string, ordered, work chan<-
 func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job) bool, hashes chan<- hashItem, bufs chan []byte) bool {
 	fail := func(kind ErrorKind, off int64, err error) {
 		reason := err.Error()
-		if p := (*evtx.FormatError)(nil); errors.As(err, &p) {
-			reason = p.Err.Error() + ": " + p.Detail // the error says where, as Offset does
+		var p *evtx.FormatError
+		if errors.As(err, &p) {
+			reason = p.Err.Error() + ": " + p.Detail // its place is the error's Offset
 		}
 		fr.errors = append(fr.errors, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: reason, Err: err})
 	}
