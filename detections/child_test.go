@@ -1,7 +1,6 @@
 package detections
 
 import (
-	"os"
 	"testing"
 
 	"github.com/evtxhunt/evtxhunt/parser"
@@ -9,9 +8,4 @@ import (
 
 // TestMain serves as golang-evtx's child process when a Scanner of these
 // tests starts this binary as one.
-func TestMain(m *testing.M) {
-	if parser.IsDecodeChild() {
-		os.Exit(parser.ServeDecodeChild())
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { parser.RunTests(m) }

@@ -11,12 +11,14 @@ import (
 
 	"github.com/evtxhunt/evtxhunt/internal/testevidence"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
+	"github.com/evtxhunt/evtxhunt/parser/winpath"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
 
 func scanTimeline(t testing.TB, paths ...string) *timeline.Timeline {
 	t.Helper()
-	files, errs := parser.FindEvidence(paths)
+	files, errs := evidence.Find(paths)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -88,7 +90,7 @@ func TestGeneratedIncidentFindings(t *testing.T) {
 		if f.Rule.ID == "HuntQuery-CrowdStrike-NetscanMstscRDP" {
 			netscan++
 			chain := f.Hits[0].Process.Chain()
-			if len(chain) < 3 || !strings.EqualFold(parser.BaseName(chain[len(chain)-2].Image), "netscan.exe") || len(f.Evidence(-1)) < 2 {
+			if len(chain) < 3 || !strings.EqualFold(winpath.Base(chain[len(chain)-2].Image), "netscan.exe") || len(f.Evidence(-1)) < 2 {
 				t.Errorf("%s: chain %v, evidence %v", f.Host, chain, f.Evidence(-1))
 			}
 		}
@@ -128,7 +130,7 @@ func TestSharedLateralMovementSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if !parser.IsEVTXName(e.Name()) {
+		if !evidence.IsEVTXName(e.Name()) {
 			continue
 		}
 		var fired []string
@@ -137,8 +139,8 @@ func TestSharedLateralMovementSamples(t *testing.T) {
 				fired = append(fired, f.Rule.ID)
 			}
 			for _, h := range f.Hits {
-				t.Logf("%s: %s on %s: %s <- %s: %s", e.Name(), f.Rule.ID, f.Host, parser.BaseName(h.Process.Image),
-					parser.BaseName(h.Process.ResolvedParentImage()), h.Process.CommandLine)
+				t.Logf("%s: %s on %s: %s <- %s: %s", e.Name(), f.Rule.ID, f.Host, winpath.Base(h.Process.Image),
+					winpath.Base(h.Process.ResolvedParentImage()), h.Process.CommandLine)
 			}
 		}
 		sort.Strings(fired)

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/winpath"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
 
@@ -28,7 +29,7 @@ const (
 	volatile
 	// keyword: a Sigma keyword search looks in it.
 	keyword
-	// windowsPath: the pack compares it in parser.NormalizePath's form.
+	// windowsPath: the pack compares it in winpath.Normalize's form.
 	windowsPath
 )
 
@@ -184,7 +185,7 @@ type textForm uint8
 const (
 	formRaw   textForm = iota // as recorded: cased tests, Sigma's regular expressions
 	formLower                 // in lower case
-	formPath                  // in parser.NormalizePath's form: the pack's path fields
+	formPath                  // in winpath.Normalize's form: the pack's path fields
 	numForms
 )
 
@@ -209,7 +210,7 @@ func (f *fieldValue) text(form textForm) []byte {
 		case formLower:
 			b = lowerInto(b, f.raw)
 		case formPath:
-			b = append(b, parser.NormalizePath(f.raw)...)
+			b = append(b, winpath.Normalize(f.raw)...)
 		}
 		f.forms[form] = b
 		f.formed |= 1 << form

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/winpath"
 )
 
 // The index: which rules are worth trying on a process, read from the
@@ -16,7 +16,7 @@ import (
 
 // imageKeys says which image names a rule can match at all: the engine
 // then tries it only on processes with one of them (lower case, as
-// parser.BaseName gives them, spaces around the image trimmed). ok is false
+// winpath.Base gives them, spaces around the image trimmed). ok is false
 // when the rule may match any image.
 func (m *matcher) imageKeys() (keys []string, ok bool) { return condKeys(m.cond, imageKey) }
 
@@ -129,9 +129,9 @@ func imageKey(t *fieldTest) ([]string, bool) {
 	}
 	switch t.field {
 	case imageField:
-		// The file name after the last separator, as parser.BaseName cuts
+		// The file name after the last separator, as winpath.Base cuts
 		// it; the engine trims the spaces around an image that
-		// parser.NormalizePath trims, so a key must not start or end with
+		// winpath.Normalize trims, so a key must not start or end with
 		// one.
 		return testKeys(t, func(v *value) (string, bool) {
 			name, ok := bytes.CutPrefix(v.suffix, []byte(`\`))
@@ -174,7 +174,7 @@ func commandKey(t *fieldTest) ([]string, bool) {
 // imageName appends the name the image index is keyed by: the lowered
 // file name of the image without the spaces around it.
 func imageName(dst []byte, image string) []byte {
-	return lowerInto(dst, parser.BaseName(strings.TrimSpace(image)))
+	return lowerInto(dst, winpath.Base(strings.TrimSpace(image)))
 }
 
 // substringIndex finds which of many strings occur in a text, by their

@@ -39,7 +39,7 @@ func everyRuleOnEveryProcess(rules []*Rule, tl *timeline.Timeline) map[string]bo
 
 // craftedTimeline has processes that run the same thing under other
 // parents and ancestors (which the memo must tell apart) and images spelt
-// in ways only parser.NormalizePath makes equal (which the image index
+// in ways only winpath.Normalize makes equal (which the image index
 // must find), on host CRAFT.
 func craftedTimeline(t *testing.T) *timeline.Timeline {
 	b := timeline.NewBuilder(timeline.Options{})
@@ -83,7 +83,7 @@ func craftedTimeline(t *testing.T) *timeline.Timeline {
 }
 
 // TestEngineIndexIsExactForPackRules: for the pack's rules too (parent
-// and ancestor conditions, paths in parser.NormalizePath's form), the
+// and ancestor conditions, paths in winpath.Normalize's form), the
 // engine's image and command line indexes and its memoized results find
 // exactly what trying every rule on every process finds.
 func TestEngineIndexIsExactForPackRules(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/winpath"
 )
 
 // The match language. A match section names roles and what must hold for
@@ -27,7 +27,7 @@ import (
 // startswith, endswith, wildcard (* and ?), re (regular expression), all
 // (every listed value must hold), cased (case-sensitive). Without one, the
 // value must equal the field. Comparisons ignore case, and paths (image,
-// current_directory) are compared in parser.NormalizePath's form, so that one
+// current_directory) are compared in winpath.Normalize's form, so that one
 // value matches every spelling of a place.
 //
 // A match section compiles into the conditions tree Sigma rules use: the
@@ -117,7 +117,7 @@ func compileMatch(n *yaml.Node) (*matcher, []matchErr) {
 
 // compileRole compiles the field tests of a role. The pack reads a field
 // the event's source does not record as empty, and compares paths in
-// parser.NormalizePath's form, without regard to cased.
+// winpath.Normalize's form, without regard to cased.
 func compileRole(n *yaml.Node, r role, fail func(int, string, ...any)) []fieldTest {
 	if n.Kind != yaml.MappingNode {
 		fail(n.Line, "expected field tests such as image|endswith: \\cmd.exe")
@@ -178,7 +178,7 @@ func compileRole(n *yaml.Node, r role, fail func(int, string, ...any)) []fieldTe
 		prepare := func(s string) string { return s }
 		switch {
 		case t.field.is(windowsPath):
-			form, prepare = formPath, parser.NormalizePath
+			form, prepare = formPath, winpath.Normalize
 		case cased:
 			form = formRaw
 		}

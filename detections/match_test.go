@@ -54,7 +54,7 @@ func chain(t *testing.T, evs ...parser.ProcessEvent) *timeline.Process {
 }
 
 // TestPackLanguage: the match language keeps its own semantics in the
-// shared engine: paths in parser.NormalizePath's form, values without
+// shared engine: paths in winpath.Normalize's form, values without
 // wildcards but for the wildcard modifier (where a backslash is a path's),
 // regular expressions ignoring case unless cased, a field the source does
 // not record read as empty, a missing parent matching nothing.

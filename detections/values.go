@@ -15,7 +15,7 @@ import (
 // rule format into the cheapest test. The formats differ in how they write
 // values (wildcards) and in the form of the field they compare with
 // (textForm: Sigma compares raw values ignoring case, the pack compares
-// paths in parser.NormalizePath's form); both compile to value.
+// paths in winpath.Normalize's form); both compile to value.
 
 // valueOp is what a value tests.
 type valueOp uint8

@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"os"
 	"sync/atomic"
 	"time"
 
-	"github.com/0xrawsec/golang-evtx/evtx"
+	golangevtx "github.com/0xrawsec/golang-evtx/evtx"
+
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 )
 
 // The benchmark baseline: golang-evtx reading a whole file with its own
@@ -25,9 +26,9 @@ import (
 // jobFastEvents is the childJobEnv of a baseline child.
 const jobFastEvents = "fast-events"
 
-// BaselineGrace is how long past its deadline a baseline child may take to
+// baselineGrace is how long past its deadline a baseline child may take to
 // stop before it is killed.
-const BaselineGrace = 5 * time.Second
+const baselineGrace = 5 * time.Second
 
 type baselineRequest struct {
 	Path     string
@@ -44,7 +45,7 @@ type baselineReply struct {
 // process (iso's command, memory limit; its ChunkTimeout is not used) until
 // the file ends or the deadline passes. It returns the records read and
 // whether that was the whole file. A child that dies, answers garbage or
-// does not stop within BaselineGrace of the deadline is an error saying so.
+// does not stop within 5 seconds of the deadline is an error saying so.
 func FastEventsBaseline(ctx context.Context, path string, deadline time.Time, iso Isolation) (records int64, whole bool, err error) {
 	if iso, err = iso.withDefaults(); err != nil {
 		return 0, false, err
@@ -54,7 +55,7 @@ func FastEventsBaseline(ctx context.Context, path string, deadline time.Time, is
 		return 0, false, err
 	}
 	var overran atomic.Bool
-	timer := time.AfterFunc(time.Until(deadline)+BaselineGrace, func() {
+	timer := time.AfterFunc(time.Until(deadline)+baselineGrace, func() {
 		overran.Store(true)
 		p.cmd.Process.Kill()
 	})
@@ -68,7 +69,7 @@ func FastEventsBaseline(ctx context.Context, path string, deadline time.Time, is
 		err = errors.New("killed") // the reply came as the time ran out
 	}
 	if err != nil {
-		return 0, false, p.failed(err, overran.Load(), fmt.Sprintf("its deadline by %v", BaselineGrace))
+		return 0, false, p.failed(err, overran.Load(), fmt.Sprintf("its deadline by %v", baselineGrace))
 	}
 	p.kill()
 	if rep.Err != "" {
@@ -93,12 +94,17 @@ func serveFastEvents(in io.Reader, out io.Writer) error {
 func fastEvents(req baselineRequest) (rep baselineReply) {
 	// The file stays open: FastEvents's goroutines may still read it when
 	// the deadline passes, until the process ends.
-	f, _, err := openEvidence(req.Path)
+	f, err := evidence.OS{}.Open(req.Path)
 	if err != nil {
 		rep.Err = err.Error()
 		return rep
 	}
-	ef, err := openGolangEvtx(f)
+	info, err := f.Stat()
+	if err != nil {
+		rep.Err = err.Error()
+		return rep
+	}
+	ef, err := openGolangEvtx(io.NewSectionReader(f, 0, info.Size()))
 	if err != nil {
 		rep.Err = fmt.Sprintf("golang-evtx cannot read %s: %v", req.Path, err)
 		return rep
@@ -114,7 +120,7 @@ func fastEvents(req baselineRequest) (rep baselineReply) {
 }
 
 // openGolangEvtx reads the file header; the library panics on some.
-func openGolangEvtx(f *os.File) (ef evtx.File, err error) {
+func openGolangEvtx(f io.ReadSeeker) (ef golangevtx.File, err error) {
 	defer recoverAs(&err)
-	return evtx.New(f)
+	return golangevtx.New(f)
 }

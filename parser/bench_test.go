@@ -7,7 +7,10 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/0xrawsec/golang-evtx/evtx"
+	golangevtx "github.com/0xrawsec/golang-evtx/evtx"
+
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // benchCorpus is the attack-samples set restricted to the files golang-evtx's
@@ -15,7 +18,7 @@ import (
 // scanner reads without a single error.
 func benchCorpus(b *testing.B) (files []string, bytes int64, records uint64) {
 	needShared(b)
-	all, _ := FindEvidence([]string{sharedEVTX + "/attack-samples"})
+	all, _ := evidence.Find([]string{sharedEVTX + "/attack-samples"})
 	stats, err := NewScanner(Options{}).Scan(context.Background(), all, func(*ProcessEvent) error { return nil })
 	if err != nil {
 		b.Fatal(err)
@@ -83,7 +86,7 @@ func BenchmarkGolangEvtxFastEvents(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ef, err := evtx.New(f)
+			ef, err := golangevtx.New(f)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -99,26 +102,24 @@ func BenchmarkGolangEvtxFastEvents(b *testing.B) {
 	reportPerRecord(b, records, &before)
 }
 
-// evidenceChunks reads every chunk of the generated evidence that holds
-// records, checked, as the scanner hands them to a decoder.
-func evidenceChunks(b *testing.B) []*Chunk {
-	files, _ := FindEvidence([]string{"../testdata/evidence"})
-	var chunks []*Chunk
+// readChunks reads every whole chunk slot of files that holds records,
+// checked, as the scanner hands them to a decoder.
+func readChunks(b *testing.B, files []string) (chunks []*chunk, records uint64) {
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			b.Fatal(err)
 		}
-		for i, off := 0, FileHeaderSize; off+ChunkSize <= len(data); i, off = i+1, off+ChunkSize {
-			c := &Chunk{File: f, Index: i, Offset: int64(off), Data: data[off : off+ChunkSize]}
-			var r ChunkResult
+		for i, off := 0, evtx.FileHeaderSize; off+evtx.ChunkSize <= len(data); i, off = i+1, off+evtx.ChunkSize {
+			var r chunkResult
 			r.reset()
-			if inspectChunk(c, &r) {
+			if c := inspectChunk(f, data[off:off+evtx.ChunkSize], i, int64(off), &r); c != nil {
 				chunks = append(chunks, c)
+				records += r.Records.Seen
 			}
 		}
 	}
-	return chunks
+	return chunks, records
 }
 
 // BenchmarkGolangEvtxIsolation measures what running golang-evtx in its
@@ -130,13 +131,10 @@ func evidenceChunks(b *testing.B) []*Chunk {
 //
 //	go test -run '^$' -bench GolangEvtxIsolation -benchtime 5x ./parser
 func BenchmarkGolangEvtxIsolation(b *testing.B) {
-	chunks := evidenceChunks(b)
-	var records uint64
-	for _, c := range chunks {
-		records += uint64(len(c.Records))
-	}
-	run := func(b *testing.B, dec ChunkDecoder) {
-		var r ChunkResult
+	files, _ := evidence.Find([]string{"../testdata/evidence"})
+	chunks, records := readChunks(b, files)
+	run := func(b *testing.B, dec chunkDecoder) {
+		var r chunkResult
 		var events int
 		for b.Loop() {
 			events = 0
@@ -171,7 +169,7 @@ func BenchmarkGolangEvtxIsolation(b *testing.B) {
 		run(b, d)
 	})
 	b.Run("one-chunk-new-child", func(b *testing.B) {
-		var r ChunkResult
+		var r chunkResult
 		for b.Loop() {
 			d := newChildDecoder(context.Background(), iso, nil)
 			r.reset()
@@ -191,28 +189,11 @@ func BenchmarkGolangEvtxIsolation(b *testing.B) {
 //	go test -run '^$' -bench NativeDecode ./parser
 func BenchmarkNativeDecode(b *testing.B) {
 	files, _, _ := benchCorpus(b)
-	var chunks []*Chunk
-	var records uint64
-	var size int64
-	for _, path := range files {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for off := FileHeaderSize; off+ChunkSize <= len(data); off += ChunkSize {
-			c := &Chunk{File: path, Data: data[off : off+ChunkSize]}
-			var r ChunkResult
-			r.reset()
-			if inspectChunk(c, &r) {
-				chunks = append(chunks, c)
-				records += r.Records.Seen
-				size += ChunkSize
-			}
-		}
-	}
+	chunks, records := readChunks(b, files)
+	size := int64(len(chunks)) * evtx.ChunkSize
 	b.SetBytes(size)
 	d := newNativeDecoder(nil)
-	var r ChunkResult
+	var r chunkResult
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for b.Loop() {

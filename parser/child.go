@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // golang-evtx runs in a child process of evtxhunt, never in the scanning
@@ -41,10 +43,24 @@ const decodeChildEnv = "EVTXHUNT_DECODE_CHILD"
 // empty to decode chunks, jobFastEvents for the benchmark baseline.
 const childJobEnv = "EVTXHUNT_CHILD_JOB"
 
-// IsDecodeChild reports whether this process was started by a Scanner as
-// its decoding child. A test binary whose tests scan evidence checks it
-// first in TestMain and then calls ServeDecodeChild instead of m.Run.
-func IsDecodeChild() bool { return os.Getenv(decodeChildEnv) != "" }
+// isDecodeChild reports whether this process was started by a Scanner as
+// its decoding child.
+func isDecodeChild() bool { return os.Getenv(decodeChildEnv) != "" }
+
+// RunTests is the TestMain of a test package whose tests scan evidence:
+//
+//	func TestMain(m *testing.M) { parser.RunTests(m) }
+//
+// A Scanner starts the running executable as golang-evtx's decoding child,
+// and a test binary cannot take DecodeChildCommand: started as a child, it
+// serves as one; otherwise it runs its tests (m.Run). It exits with their
+// status and does not return.
+func RunTests(m interface{ Run() int }) {
+	if isDecodeChild() {
+		os.Exit(ServeDecodeChild())
+	}
+	os.Exit(m.Run())
+}
 
 // ServeDecodeChild is the decoding child's main: it limits the process's
 // memory and stack, then serves chunks from stdin to stdout until stdin
@@ -110,12 +126,12 @@ type childReply struct {
 
 // maxRequest bounds a request frame: the header, a record reference for
 // every record a chunk can hold, and the chunk.
-const maxRequest = 16 + (ChunkSize/recordMinLen)*recordRefLen + ChunkSize
+const maxRequest = 16 + (evtx.ChunkSize/evtx.RecordMinLen)*recordRefLen + evtx.ChunkSize
 
 const recordRefLen = 20
 
 // appendRequest appends the request frame for c to b.
-func appendRequest(b []byte, c *Chunk) []byte {
+func appendRequest(b []byte, c *chunk) []byte {
 	start := len(b)
 	b = binary.LittleEndian.AppendUint32(b, 0) // length, patched below
 	b = binary.LittleEndian.AppendUint64(b, uint64(c.Offset))
@@ -132,9 +148,10 @@ func appendRequest(b []byte, c *Chunk) []byte {
 	return b
 }
 
-// readRequest reads one request frame into c, reusing buf; it returns
+// readRequest reads one request frame into c, whose Chunk it fills, reusing
+// buf; it returns
 // io.EOF when the parent has closed the stream between frames.
-func readRequest(r io.Reader, buf []byte, c *Chunk) ([]byte, error) {
+func readRequest(r io.Reader, buf []byte, c *chunk) ([]byte, error) {
 	var head [4]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
 		return buf, err
@@ -162,8 +179,8 @@ func readRequest(r io.Reader, buf []byte, c *Chunk) ([]byte, error) {
 	c.Records = c.Records[:0]
 	for i := range records {
 		b := rest[i*recordRefLen:]
-		ref := RecordRef{Offset: le.Uint32(b), Size: le.Uint32(b[4:]), Trailer: le.Uint32(b[8:]), ID: le.Uint64(b[12:])}
-		if ref.Size < recordMinLen || uint64(ref.Offset)+uint64(ref.Size) > uint64(len(c.Data)) {
+		ref := evtx.RecordRef{Offset: le.Uint32(b), Size: le.Uint32(b[4:]), Trailer: le.Uint32(b[8:]), ID: le.Uint64(b[12:])}
+		if ref.Size < evtx.RecordMinLen || uint64(ref.Offset)+uint64(ref.Size) > uint64(len(c.Data)) {
 			return buf, fmt.Errorf("record %d at 0x%x, %d bytes, is outside the chunk", ref.ID, ref.Offset, ref.Size)
 		}
 		c.Records = append(c.Records, ref)
@@ -180,8 +197,8 @@ func serveChunks(in io.Reader, out io.Writer) error {
 	var (
 		req   []byte
 		reply bytes.Buffer
-		c     Chunk
-		r     ChunkResult
+		c     = chunk{Chunk: &evtx.Chunk{}}
+		r     chunkResult
 	)
 	// One gob stream for all replies: it describes its types once.
 	enc := gob.NewEncoder(&reply)
@@ -196,7 +213,10 @@ func serveChunks(in io.Reader, out io.Writer) error {
 		}
 		r.reset()
 		r.Records.Seen = uint64(len(c.Records))
-		decodeGuarded(&c, &r, func() { dec.Decode(&c, &r) })
+		decodeGuarded(c.file, slot{c.Index, c.Offset}, &r, func() { dec.Decode(&c, &r) })
+		for i := range r.Errors {
+			r.Errors[i].Err = nil // a Go value of this process: its Reason says it
+		}
 		rep := childReply{Events: r.Events, Census: r.Census.Rows(), Records: r.Records, ChunkDecoded: r.Chunks.Decoded == 1, Errors: r.Errors}
 		if err := writeReply(out, &reply, enc, &rep); err != nil {
 			return err

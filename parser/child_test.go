@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // TestMain serves as golang-evtx's child process when a Scanner of these
@@ -22,10 +24,7 @@ func TestMain(m *testing.M) {
 			os.Exit(fakeChild(mode))
 		}
 	}
-	if IsDecodeChild() {
-		os.Exit(ServeDecodeChild())
-	}
-	os.Exit(m.Run())
+	RunTests(m)
 }
 
 const fakeChildArg = "-fake-child="
@@ -34,7 +33,7 @@ const fakeChildArg = "-fake-child="
 // PATH" dies the first time, when PATH does not exist yet, and serves
 // properly afterwards.
 func fakeChild(mode string) int {
-	var c Chunk
+	c := chunk{Chunk: &evtx.Chunk{}}
 	if _, err := readRequest(os.Stdin, nil, &c); err != nil {
 		return 1
 	}
@@ -69,7 +68,7 @@ func fakeChild(mode string) int {
 		reply(childReply{Records: RecordCounts{Decoded: records}, ChunkDecoded: true, Census: []CensusRow{{CensusKey{"Security", "x", 4688}, records}},
 			Events: []ProcessEvent{{Source: SourceSecurity4688, Offset: c.Offset - 100, RecordNumber: c.Records[0].ID}}})
 	case "error-kind":
-		reply(childReply{Records: RecordCounts{Failed: records}, Errors: []DecodeError{{Kind: ErrFile, Offset: c.Offset}}})
+		reply(childReply{Records: RecordCounts{Failed: records}, Errors: []DecodeError{{Kind: KindFile, Offset: c.Offset}}})
 	case "die-once":
 		if _, err := os.Stat(arg); err != nil {
 			os.WriteFile(arg, nil, 0o644)
@@ -142,9 +141,9 @@ func TestChildFailuresAreChunkErrors(t *testing.T) {
 				t.Fatalf("%d errors listed, %d counted, for %d chunks: %v", len(s.Errors), s.ErrorCount, s.Chunks.Slots, s.Errors)
 			}
 			e := s.Errors[0]
-			got, want := shapeOf(&e), shapeOf(&DecodeError{Kind: ErrChild, Reason: tc.why})
-			if got.kind != want.kind || !strings.HasPrefix(got.reason, want.reason) || e.Chunk != 0 || e.Offset != FileHeaderSize || e.Repeats != s.Chunks.Slots-1 {
-				t.Errorf("error %+v\nwant %s at chunk 0 repeated on every chunk: %q", e, ErrChild, tc.why)
+			got, want := shapeOf(&e), shapeOf(&DecodeError{Kind: KindChild, Reason: tc.why})
+			if got.kind != want.kind || !strings.HasPrefix(got.reason, want.reason) || e.Chunk != 0 || e.Offset != evtx.FileHeaderSize || e.Repeats != s.Chunks.Slots-1 {
+				t.Errorf("error %+v\nwant %s at chunk 0 repeated on every chunk: %q", e, KindChild, tc.why)
 			}
 		})
 	}

@@ -1,24 +1,20 @@
 package parser
 
 import (
-	"bytes"
-	"fmt"
-	"hash/crc32"
+	"errors"
+
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
-// Chunk is one 64 KiB chunk slot of a file, read and checked, ready for a
-// ChunkDecoder.
-type Chunk struct {
-	File    string
-	Index   int   // slot number, from 0
-	Offset  int64 // of the slot in the file
-	Data    []byte
-	Header  ChunkHeader
-	Records []RecordRef // found by walking the record chain
+// chunk is one chunk slot on its way to a decoder: parsed by inspectChunk,
+// or in the decoding child rebuilt from a request.
+type chunk struct {
+	*evtx.Chunk
+	file string
 }
 
-// ChunkResult collects what one chunk yielded. Decoders append to it.
-type ChunkResult struct {
+// chunkResult collects what one chunk yielded. Decoders append to it.
+type chunkResult struct {
 	Events  []ProcessEvent
 	Census  Census
 	Chunks  ChunkCounts
@@ -27,93 +23,93 @@ type ChunkResult struct {
 	zero    bool // the slot holds nothing but zeros
 }
 
-func (r *ChunkResult) reset() {
-	*r = ChunkResult{Events: r.Events[:0], Census: Census{}, Errors: r.Errors[:0]}
+func (r *chunkResult) reset() {
+	*r = chunkResult{Events: r.Events[:0], Census: Census{}, Errors: r.Errors[:0]}
 }
 
 // addError records a problem, its reason cut short: what a chunk's errors
 // weigh must not depend on what its records claim.
-func (r *ChunkResult) addError(e DecodeError) {
+func (r *chunkResult) addError(e DecodeError) {
 	e.Reason = shortReason(e.Reason)
 	r.Errors = append(r.Errors, e)
 }
 
-// chunkError records a problem with the chunk as a whole.
-func (r *ChunkResult) chunkError(c *Chunk, kind ErrorKind, format string, args ...any) {
-	r.addError(DecodeError{File: c.File, Kind: kind, Offset: c.Offset, Chunk: c.Index, Reason: fmt.Sprintf(format, args...)})
+// chunkError records a problem with the chunk as a whole: err says what.
+func (r *chunkResult) chunkError(c *chunk, kind ErrorKind, err error) {
+	r.addError(DecodeError{File: c.file, Kind: kind, Offset: c.Offset, Chunk: c.Index, Reason: err.Error(), Err: err})
 }
 
-// recordError records a problem with one record.
-func (r *ChunkResult) recordError(c *Chunk, ref RecordRef, kind ErrorKind, reason string) {
-	r.addError(DecodeError{File: c.File, Kind: kind, Offset: c.Offset + int64(ref.Offset), Chunk: c.Index, RecordID: ref.ID, Reason: reason})
+// recordError records a problem with one record; err, when set, is its
+// cause.
+func (r *chunkResult) recordError(c *chunk, ref evtx.RecordRef, kind ErrorKind, reason string, err error) {
+	r.addError(DecodeError{File: c.file, Kind: kind, Offset: c.Offset + int64(ref.Offset), Chunk: c.Index, RecordID: ref.ID, Reason: reason, Err: err})
 }
 
-// A ChunkDecoder reads the records of a checked chunk: it counts every record
-// in the census, turns process creations into ProcessEvents, and reports
-// every record it could not read. A decoder is used by one goroutine at a
-// time and may keep buffers between chunks; it must not keep c.Data.
-type ChunkDecoder interface {
-	Decode(c *Chunk, r *ChunkResult)
+// formatError records where a chunk breaks the format. The kind names the
+// rule broken, so the reason is what was found.
+func (r *chunkResult) formatError(file string, kind ErrorKind, p *evtx.FormatError) {
+	r.addError(DecodeError{File: file, Kind: kind, Offset: p.Offset, Chunk: p.Chunk, RecordID: p.RecordID, Reason: p.Detail, Err: p})
 }
 
-// inspectChunk checks a slot's framing, which is the same whatever decoder
-// reads the records: magic, checksums, truncation, and the chain of records.
-// It reports whether there is anything to decode.
-func inspectChunk(c *Chunk, r *ChunkResult) bool {
+// A chunkDecoder reads the records of a checked chunk: it counts every
+// record in the census, turns process creations and exits into
+// ProcessEvents, and reports every record it could not read. A decoder is
+// used by one goroutine at a time and may keep buffers between chunks; it
+// must not keep c.Data.
+type chunkDecoder interface {
+	Decode(c *chunk, r *chunkResult)
+}
+
+// inspectChunk checks the slot data of file, read at offset as slot index,
+// with evtx.ParseChunk (magic, checksums, truncation, the chain of records:
+// the same whatever decoder reads the records) and counts what it found. It
+// returns the chunk to decode, or nil when there is nothing to decode.
+func inspectChunk(file string, data []byte, index int, offset int64, r *chunkResult) *chunk {
 	r.Chunks.Slots = 1
-	data := c.Data
-	if allZero(data) {
-		r.Chunks.Empty = 1
-		r.zero = len(data) > 0
-		return false
-	}
-	if len(data) < ChunkSize {
+	c, err := evtx.ParseChunk(data, index, offset)
+	var p *evtx.FormatError
+	if errors.As(err, &p) { // too short for a chunk's tables: nothing to walk
 		r.Chunks.Truncated = 1
-		r.chunkError(c, ErrTruncated, "chunk slot holds %d of %d bytes: the file ends inside it", len(data), ChunkSize)
-		if len(data) < ChunkTablesEnd {
-			r.Chunks.Failed = 1
-			return false
-		}
+		r.Chunks.Failed = 1
+		r.formatError(file, KindTruncated, p)
+		return nil
 	}
-	if !bytes.Equal(data[:8], ChunkMagic) {
-		// A damaged magic need not mean damaged records: decode whatever
-		// the record chain still holds.
-		r.Chunks.BadMagic = 1
-		r.chunkError(c, ErrChunkMagic, "chunk magic is %q, want %q", data[:8], ChunkMagic)
+	if c.Zero {
+		r.Chunks.Empty = 1
+		r.zero = true
+		return nil
 	}
-	c.Header = parseChunkHeader(data)
-	if got := ChunkHeaderChecksum(data); got != c.Header.HeaderChecksum {
-		r.Chunks.HeaderCRCFailures = 1
-		r.chunkError(c, ErrChunkHeader, "header CRC32 is 0x%08x, computed 0x%08x", c.Header.HeaderChecksum, got)
-	}
-	end := recordsEnd(c.Header, len(data))
-	if int(c.Header.FreeSpaceOffset) == end {
-		if got := crc32.ChecksumIEEE(data[ChunkTablesEnd:end]); got != c.Header.DataChecksum {
+	stopped := false
+	for _, p := range c.Problems {
+		kind := KindRecordWalk
+		switch p.Err {
+		case evtx.ErrTruncated:
+			r.Chunks.Truncated = 1
+			kind = KindTruncated
+		case evtx.ErrChunkMagic:
+			r.Chunks.BadMagic = 1
+			kind = KindChunkMagic
+		case evtx.ErrHeaderChecksum:
+			r.Chunks.HeaderCRCFailures = 1
+			kind = KindChunkHeader
+		case evtx.ErrDataChecksum:
 			r.Chunks.DataCRCFailures = 1
-			r.chunkError(c, ErrChunkData, "records CRC32 is 0x%08x, computed 0x%08x", c.Header.DataChecksum, got)
+			kind = KindChunkData
+		case evtx.ErrRecordChain:
+			stopped = true
 		}
-	}
-	var stop *walkStop
-	c.Records, stop = walkRecords(data, end, c.Records[:0])
-	if stop != nil {
-		r.addError(DecodeError{File: c.File, Kind: ErrRecordWalk, Offset: c.Offset + int64(stop.offset), Chunk: c.Index,
-			Reason: stop.reason + fmt.Sprintf("; %d bytes of the record area after it are not read", end-stop.offset)})
-	}
-	for _, ref := range c.Records {
-		if ref.Trailer != ref.Size {
-			r.recordError(c, ref, ErrRecordWalk, fmt.Sprintf("record size %d disagrees with its trailer %d (a record still being written when the log was copied?); read anyway", ref.Size, ref.Trailer))
-		}
+		r.formatError(file, kind, p)
 	}
 	r.Records.Seen = uint64(len(c.Records))
 	if len(c.Records) == 0 {
 		// A chunk without records is empty only if nothing suggests
 		// records were there and could not be read.
-		if r.Chunks.BadMagic == 0 && r.Chunks.Truncated == 0 && stop == nil {
+		if r.Chunks.BadMagic == 0 && r.Chunks.Truncated == 0 && !stopped {
 			r.Chunks.Empty = 1
 		} else {
 			r.Chunks.Failed = 1
 		}
-		return false
+		return nil
 	}
-	return true
+	return &chunk{Chunk: c, file: file}
 }

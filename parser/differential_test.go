@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 )
 
 // scanWith reads files with one decoder, returning events and stats by file.
@@ -79,7 +81,7 @@ func censusDiff(native, golang Census) string {
 
 func TestDifferentialShared(t *testing.T) {
 	needShared(t)
-	files, _ := FindEvidence([]string{sharedEVTX})
+	files, _ := evidence.Find([]string{sharedEVTX})
 	events, census := differential(t, files)
 	t.Logf("%d files: %d process events identical, census identical on %d files", len(files), events, census)
 	if events < 1800 || census < 290 {
@@ -88,7 +90,7 @@ func TestDifferentialShared(t *testing.T) {
 }
 
 func TestDifferentialGenerated(t *testing.T) {
-	files, _ := FindEvidence([]string{"../testdata/evidence"})
+	files, _ := evidence.Find([]string{"../testdata/evidence"})
 	events, census := differential(t, files)
 	if events != 1666+1558+1586+1502 || census != len(files) {
 		t.Errorf("%d events, census on %d of %d files", events, census, len(files))

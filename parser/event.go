@@ -113,13 +113,15 @@ type ProcessEvent struct {
 const TimeLayout = "2006-01-02T15:04:05.0000000Z07:00"
 
 // MarshalJSON writes Time with its full 100 ns precision, always seven digits,
-// so that output is stable and sorts as text.
-func (e *ProcessEvent) MarshalJSON() ([]byte, error) {
+// so that output is stable and sorts as text. Its receiver is a value, so
+// that an event marshalled by value, or as a field of a value, is written
+// the same way.
+func (e ProcessEvent) MarshalJSON() ([]byte, error) {
 	type plain ProcessEvent
 	return json.Marshal(struct {
-		*plain
+		plain
 		Time string `json:"time"`
-	}{(*plain)(e), e.Time.UTC().Format(TimeLayout)})
+	}{plain(e), e.Time.UTC().Format(TimeLayout)})
 }
 
 // fieldError reports a field whose value could not be read.

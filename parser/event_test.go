@@ -121,3 +121,24 @@ func TestProcessEventJSON(t *testing.T) {
 		t.Errorf("time written twice: %s", s)
 	}
 }
+
+// TestProcessEventJSONByValue: an event marshalled by value, alone or as a
+// field of another value, writes its time with all seven digits, as by
+// pointer.
+func TestProcessEventJSONByValue(t *testing.T) {
+	ev := ProcessEvent{Time: time.Date(2024, 5, 1, 10, 0, 5, 100_000_000, time.UTC), Source: SourceSysmon1}
+	const want = `"time":"2024-05-01T10:00:05.1000000Z"`
+	for name, v := range map[string]any{
+		"value":          ev,
+		"pointer":        &ev,
+		"field by value": struct{ Event ProcessEvent }{ev},
+	} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s: %s lacks %s", name, b, want)
+		}
+	}
+}

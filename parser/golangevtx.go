@@ -11,8 +11,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/0xrawsec/golang-evtx/evtx"
+	golangevtx "github.com/0xrawsec/golang-evtx/evtx"
 	ulog "github.com/0xrawsec/golang-utils/log"
+
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // golangEvtxDecoder decodes chunks with github.com/0xrawsec/golang-evtx,
@@ -43,8 +45,8 @@ func (d *golangEvtxDecoder) close() {
 	log.SetOutput(os.Stderr)
 }
 
-func (d *golangEvtxDecoder) Decode(c *Chunk, r *ChunkResult) {
-	gc := evtx.NewChunk()
+func (d *golangEvtxDecoder) Decode(c *chunk, r *chunkResult) {
+	gc := golangevtx.NewChunk()
 	gc.Offset = c.Offset
 	gc.Data = c.Data
 	// The string table is only a cache the library never reads (names are
@@ -52,8 +54,8 @@ func (d *golangEvtxDecoder) Decode(c *Chunk, r *ChunkResult) {
 	// Template definitions missing from the table are parsed where records
 	// use them, so a damaged table is reported but not fatal.
 	if err := d.templates(&gc); err != nil {
-		gc.TemplateTable = make(evtx.TemplateTable)
-		r.chunkError(c, ErrChunkHeader, "template table: %v; templates are read from the records instead", err)
+		gc.TemplateTable = make(golangevtx.TemplateTable)
+		r.chunkError(c, KindChunkHeader, fmt.Errorf("template table: %w; templates are read from the records instead", err))
 	}
 	// ParseEvent refuses offsets past the header's last record, which is
 	// stale in dirty chunks: our walk of the record chain is the authority.
@@ -71,18 +73,18 @@ func (d *golangEvtxDecoder) Decode(c *Chunk, r *ChunkResult) {
 	}
 }
 
-func (d *golangEvtxDecoder) templates(gc *evtx.Chunk) (err error) {
+func (d *golangEvtxDecoder) templates(gc *golangevtx.Chunk) (err error) {
 	defer recoverAs(&err)
 	reader := bytes.NewReader(gc.Data)
 	gc.ParseChunkHeader(reader)
-	if _, err := reader.Seek(chunkHeaderLen+4*64, io.SeekStart); err != nil {
+	if _, err := reader.Seek(evtx.ChunkHeaderLen+4*64, io.SeekStart); err != nil {
 		return err
 	}
 	return gc.ParseTemplateTable(reader)
 }
 
 // record decodes one record and reports whether its content was read.
-func (d *golangEvtxDecoder) record(c *Chunk, gc *evtx.Chunk, ref RecordRef, r *ChunkResult) bool {
+func (d *golangEvtxDecoder) record(c *chunk, gc *golangevtx.Chunk, ref evtx.RecordRef, r *chunkResult) bool {
 	d.messages.reset()
 	m, err := d.parse(gc, int64(ref.Offset))
 	var sys systemFields
@@ -91,18 +93,18 @@ func (d *golangEvtxDecoder) record(c *Chunk, gc *evtx.Chunk, ref RecordRef, r *C
 	}
 	if err != nil {
 		r.Records.Failed++
-		kind := ErrRecord
+		kind := KindRecord
 		if _, ok := err.(*panicError); ok {
-			kind = ErrPanic
+			kind = KindPanic
 		}
-		r.recordError(c, ref, kind, "golang-evtx: "+d.messages.join(err.Error()))
+		r.recordError(c, ref, kind, "golang-evtx: "+d.messages.join(err.Error()), err)
 		return false
 	}
 	r.Records.Decoded++
 	r.Census[CensusKey{sys.channel, sys.provider, sys.eventID}]++
 	if len(d.messages.list) > 0 {
 		// The library logged a problem but still produced the record.
-		r.recordError(c, ref, ErrRecordField, "golang-evtx decoded the record with errors: "+d.messages.join(""))
+		r.recordError(c, ref, KindRecordField, "golang-evtx decoded the record with errors: "+d.messages.join(""), nil)
 	}
 	source, ok := processSource(sys.provider, sys.eventID)
 	if !ok {
@@ -111,25 +113,25 @@ func (d *golangEvtxDecoder) record(c *Chunk, gc *evtx.Chunk, ref RecordRef, r *C
 	r.Events = append(r.Events, ProcessEvent{})
 	ev := &r.Events[len(r.Events)-1]
 	*ev = ProcessEvent{Host: sys.computer, Time: sys.created, Source: source, Version: sys.version, RecordID: sys.recordID,
-		RecordNumber: ref.ID, File: c.File, Chunk: c.Index, Offset: c.Offset + int64(ref.Offset)}
+		RecordNumber: ref.ID, File: c.file, Chunk: c.Index, Offset: c.Offset + int64(ref.Offset)}
 	if ev.RecordID == 0 {
 		ev.RecordID = ref.ID
 	}
 	b := &d.builder
 	b.reset(ev)
-	if data, ok := m.get("Event", "EventData").(evtx.GoEvtxMap); ok {
+	if data, ok := m.get("Event", "EventData").(golangevtx.GoEvtxMap); ok {
 		for name, v := range data {
 			b.set(name, valueString(v))
 		}
 	}
 	b.finish()
 	for _, f := range b.bad {
-		r.recordError(c, ref, ErrRecordField, fmt.Sprintf("field %s: cannot read %q as a number", f.name, f.value))
+		r.recordError(c, ref, KindRecordField, fmt.Sprintf("field %s: cannot read %q as a number", f.name, f.value), nil)
 	}
 	return true
 }
 
-func (d *golangEvtxDecoder) parse(gc *evtx.Chunk, offset int64) (m goEvtxMap, err error) {
+func (d *golangEvtxDecoder) parse(gc *golangevtx.Chunk, offset int64) (m goEvtxMap, err error) {
 	defer recoverAs(&err)
 	ev := gc.ParseEvent(offset)
 	gm, err := ev.GoEvtxMap(gc)
@@ -145,12 +147,12 @@ func (d *golangEvtxDecoder) parse(gc *evtx.Chunk, offset int64) (m goEvtxMap, er
 }
 
 // goEvtxMap is the library's decoded record: nested maps of names to values.
-type goEvtxMap evtx.GoEvtxMap
+type goEvtxMap golangevtx.GoEvtxMap
 
 func (m goEvtxMap) get(path ...string) any {
-	var cur any = evtx.GoEvtxMap(m)
+	var cur any = golangevtx.GoEvtxMap(m)
 	for _, p := range path {
-		mm, ok := cur.(evtx.GoEvtxMap)
+		mm, ok := cur.(golangevtx.GoEvtxMap)
 		if !ok {
 			return nil
 		}
@@ -172,7 +174,7 @@ type systemFields struct {
 
 func readSystem(m goEvtxMap) (s systemFields, err error) {
 	id := m.get("Event", "System", "EventID")
-	if mm, ok := id.(evtx.GoEvtxMap); ok { // EventID with a Qualifiers attribute
+	if mm, ok := id.(golangevtx.GoEvtxMap); ok { // EventID with a Qualifiers attribute
 		id = mm["Value"]
 	}
 	n, err := strconv.ParseUint(valueString(id), 10, 16)
@@ -187,7 +189,7 @@ func readSystem(m goEvtxMap) (s systemFields, err error) {
 		s.version = uint8(v)
 	}
 	s.recordID, _ = strconv.ParseUint(m.string("Event", "System", "EventRecordID"), 10, 64)
-	if t, ok := m.get("Event", "System", "TimeCreated", "SystemTime").(evtx.UTCTime); ok {
+	if t, ok := m.get("Event", "System", "TimeCreated", "SystemTime").(golangevtx.UTCTime); ok {
 		s.created = time.Time(t).UTC()
 	}
 	return s, nil
@@ -200,7 +202,7 @@ func valueString(v any) string {
 		return ""
 	case string:
 		return v
-	case evtx.UTCTime:
+	case golangevtx.UTCTime:
 		return time.Time(v).UTC().Format(TimeLayout)
 	case []string:
 		return strings.Join(v, "\n")

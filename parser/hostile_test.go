@@ -2,6 +2,7 @@ package parser
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/evtxhunt/evtxhunt/internal/testevidence"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // The crafted files of testdata/hostile, written by cmd/evtxgen -hostile
@@ -25,14 +27,14 @@ var hostileErrors = map[string]struct {
 	why  []string // any of these
 }{
 	// golang-evtx recurses until its stack limit aborts its process.
-	"self-referencing-template.evtx": {ErrChild, []string{`"fatal error: stack overflow"`}},
+	"self-referencing-template.evtx": {KindChild, []string{`"fatal error: stack overflow"`}},
 	// golang-evtx loops, allocating, until its memory limit aborts its
 	// process or, where there is no such limit, its time runs out.
-	"negative-template-size.evtx": {ErrChild, []string{`"fatal error: out of memory`, `"fatal error: runtime: cannot allocate memory"`, "exceeded"}},
+	"negative-template-size.evtx": {KindChild, []string{`"fatal error: out of memory`, `"fatal error: runtime: cannot allocate memory"`, "exceeded"}},
 	// golang-evtx fails the record with a message per descriptor.
-	"many-value-descriptors.evtx": {ErrRecord, []string{"and more messages, not kept"}},
+	"many-value-descriptors.evtx": {KindRecord, []string{"and more messages, not kept"}},
 	// Zeros where Windows never leaves any: before a chunk in use.
-	"wiped-chunk.evtx": {ErrWipedChunk, []string{"chunk slot 0 is all zeros, inside the header's count of 2 chunks and before chunk 1, which holds records: wiped"}},
+	"wiped-chunk.evtx": {KindWipedChunk, []string{"chunk slot 0 is all zeros, inside the header's count of 2 chunks and before chunk 1, which holds records: wiped"}},
 
 	"cleared-first.evtx":         {},
 	"planted-template.evtx":      {},
@@ -89,7 +91,7 @@ func TestScanHostileFiles(t *testing.T) {
 					return
 				}
 				failed, wiped := hostile, 0
-				if want.kind == ErrWipedChunk {
+				if want.kind == KindWipedChunk {
 					failed, wiped = 0, hostile
 				}
 				if s.Chunks.Failed != failed || s.Chunks.Wiped != wiped || s.Chunks.Decoded != s.Chunks.Slots-hostile {
@@ -100,10 +102,10 @@ func TestScanHostileFiles(t *testing.T) {
 				}
 				e := s.Errors[0]
 				first, last := f.HostileChunks[0], f.HostileChunks[hostile-1]
-				if e.Kind != want.kind || e.Chunk != first.Index || e.Offset < first.Offset || e.Offset >= first.Offset+ChunkSize || e.Repeats != hostile-1 {
+				if e.Kind != want.kind || e.Chunk != first.Index || e.Offset < first.Offset || e.Offset >= first.Offset+evtx.ChunkSize || e.Repeats != hostile-1 {
 					t.Errorf("error %+v, want %s in chunk %d at 0x%x, %d repeats", e, want.kind, first.Index, first.Offset, hostile-1)
 				}
-				if hostile > 1 && (e.LastOffset < last.Offset || e.LastOffset >= last.Offset+ChunkSize) {
+				if hostile > 1 && (e.LastOffset < last.Offset || e.LastOffset >= last.Offset+evtx.ChunkSize) {
 					t.Errorf("last repeat at 0x%x, want in chunk %d at 0x%x", e.LastOffset, last.Index, last.Offset)
 				}
 				if len(e.Reason) > maxReasonLen || !utf8.ValidString(e.Reason) || !containsAny(e.Reason, want.why) {
@@ -158,14 +160,15 @@ func TestNativeRefusesHostileChunks(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, h := range f.HostileChunks {
-			c := &Chunk{File: name, Index: h.Index, Offset: h.Offset, Data: b[h.Offset : h.Offset+ChunkSize]}
-			var r ChunkResult
+			var r chunkResult
 			r.reset()
-			if !inspectChunk(c, &r) {
+			c := inspectChunk(name, b[h.Offset:h.Offset+evtx.ChunkSize], h.Index, h.Offset, &r)
+			if c == nil {
 				t.Fatalf("%s chunk %d: no records", name, h.Index)
 			}
 			newNativeDecoder(nil).Decode(c, &r)
-			if r.Chunks.Failed != 1 || r.Chunks.Fallback != 1 || len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Reason, want[name]) {
+			if r.Chunks.Failed != 1 || r.Chunks.Fallback != 1 || len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Reason, want[name]) ||
+				!errors.Is(&r.Errors[0], errNative) {
 				t.Errorf("%s chunk %d: chunks %+v, errors %v; want %q", name, h.Index, r.Chunks, r.Errors, want[name])
 			}
 		}

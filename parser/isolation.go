@@ -22,7 +22,7 @@ import (
 type Isolation struct {
 	// Command starts a child: a program and its arguments. Empty means
 	// this executable with DecodeChildCommand, which cmd/evtxhunt
-	// dispatches, and test binaries serve through IsDecodeChild.
+	// dispatches, and test binaries serve through RunTests.
 	Command []string
 	// ChunkTimeout is the wall time the child may take over one chunk; past
 	// it the child is killed. Zero means DefaultChunkTimeout.
@@ -63,7 +63,7 @@ func (iso Isolation) withDefaults() (Isolation, error) {
 // reply is garbage, or a chunk crafted to multiply its text.
 const maxReply = 16 << 20
 
-// childDecoder is the ChunkDecoder that hands chunks to golang-evtx in a
+// childDecoder is the chunkDecoder that hands chunks to golang-evtx in a
 // child process. The child is started at the first chunk and again after it
 // dies. Whatever the child does or says, a chunk it fails on is one error
 // and the scan goes on.
@@ -92,26 +92,25 @@ type childProcess struct {
 }
 
 // Decode decodes a chunk in the child.
-func (d *childDecoder) Decode(c *Chunk, r *ChunkResult) { d.decode(c, r, nil) }
+func (d *childDecoder) Decode(c *chunk, r *chunkResult) { d.decode(c, r, nil) }
 
 // decode decodes a chunk in the child; refused, when set, says why the
 // native decoder handed it over, for the error should the child fail too.
-func (d *childDecoder) decode(c *Chunk, r *ChunkResult, refused error) {
+func (d *childDecoder) decode(c *chunk, r *chunkResult, refused error) {
 	rep, err := d.roundTrip(c)
 	if err != nil {
 		r.Records.Decoded = 0
 		r.Records.Failed = uint64(len(c.Records))
 		r.Chunks.Failed = 1
 		if refused != nil {
-			r.chunkError(c, ErrChild, "%v; then %v", refused, err)
-		} else {
-			r.chunkError(c, ErrChild, "%v", err)
+			err = fmt.Errorf("%w; then %w", refused, err)
 		}
+		r.chunkError(c, KindChild, err)
 		return
 	}
 	for i := range rep.Events {
 		ev := &rep.Events[i]
-		ev.File, ev.Chunk = c.File, c.Index
+		ev.File, ev.Chunk = c.file, c.Index
 		r.Events = append(r.Events, *ev)
 	}
 	for _, row := range rep.Census {
@@ -124,7 +123,7 @@ func (d *childDecoder) decode(c *Chunk, r *ChunkResult, refused error) {
 		r.Chunks.Failed = 1
 	}
 	for _, e := range rep.Errors {
-		e.File, e.Chunk = c.File, c.Index
+		e.File, e.Chunk = c.file, c.Index
 		r.addError(e)
 	}
 }
@@ -133,7 +132,7 @@ func (d *childDecoder) decode(c *Chunk, r *ChunkResult, refused error) {
 // reply within the time limit. A child that fails, or whose reply breaks
 // the protocol or does not fit the chunk, is ended: it may have been made
 // to say anything, and the next chunk starts afresh.
-func (d *childDecoder) roundTrip(c *Chunk) (*childReply, error) {
+func (d *childDecoder) roundTrip(c *chunk) (*childReply, error) {
 	if d.proc == nil {
 		if err := d.start(); err != nil {
 			return nil, err
@@ -182,7 +181,7 @@ type garbageError struct{ err error }
 func (g *garbageError) Error() string { return g.err.Error() }
 
 // exchange writes c's request and reads the reply.
-func (d *childDecoder) exchange(p *childProcess, c *Chunk) (*childReply, error) {
+func (d *childDecoder) exchange(p *childProcess, c *chunk) (*childReply, error) {
 	d.req = appendRequest(d.req[:0], c)
 	if _, err := p.stdin.Write(d.req); err != nil {
 		return nil, err
@@ -226,7 +225,7 @@ func (d *childDecoder) start() error {
 
 // startChild starts a child that does job (see childJobEnv).
 func startChild(ctx context.Context, iso Isolation, job string) (*childProcess, error) {
-	if IsDecodeChild() {
+	if isDecodeChild() {
 		return nil, errors.New("a decoding child does not start another")
 	}
 	cmd := exec.CommandContext(ctx, iso.Command[0], iso.Command[1:]...)
@@ -334,7 +333,7 @@ func (s *stderrHead) why() string {
 // check holds a reply to what chunk c can yield. The child reads hostile
 // bytes and can be made to write anything; nothing it says is used before
 // it passes here.
-func (rep *childReply) check(c *Chunk) error {
+func (rep *childReply) check(c *chunk) error {
 	records := uint64(len(c.Records))
 	if rep.Records.Decoded > records || rep.Records.Failed > records || rep.Records.Decoded+rep.Records.Failed != records {
 		return fmt.Errorf("%d records decoded and %d failed of %d", rep.Records.Decoded, rep.Records.Failed, records)
@@ -380,7 +379,7 @@ func (rep *childReply) check(c *Chunk) error {
 	for i := range rep.Errors {
 		e := &rep.Errors[i]
 		switch e.Kind {
-		case ErrRecord, ErrRecordField, ErrPanic, ErrChunkHeader:
+		case KindRecord, KindRecordField, KindPanic, KindChunkHeader:
 		default:
 			return fmt.Errorf("an error of kind %q", e.Kind)
 		}

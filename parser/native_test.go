@@ -1,24 +1,29 @@
 package parser
 
 import (
+	"context"
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // firstChunks reads the first chunk slot of each generated evidence file.
 func firstChunks(t testing.TB) [][]byte {
-	files, _ := FindEvidence([]string{"../testdata/evidence"})
+	files, _ := evidence.Find([]string{"../testdata/evidence"})
 	var out [][]byte
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for off := FileHeaderSize; off+ChunkSize <= len(b) && off < FileHeaderSize+3*ChunkSize; off += ChunkSize {
-			out = append(out, b[off:off+ChunkSize])
+		for off := evtx.FileHeaderSize; off+evtx.ChunkSize <= len(b) && off < evtx.FileHeaderSize+3*evtx.ChunkSize; off += evtx.ChunkSize {
+			out = append(out, b[off:off+evtx.ChunkSize])
 		}
 	}
 	return out
@@ -31,10 +36,10 @@ func TestNativeSkipsWithoutAllocating(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Chunk{Data: b[FileHeaderSize : FileHeaderSize+ChunkSize]}
-	var r ChunkResult
+	var r chunkResult
 	r.reset()
-	if !inspectChunk(c, &r) {
+	c := inspectChunk("Security.evtx", b[evtx.FileHeaderSize:evtx.FileHeaderSize+evtx.ChunkSize], 0, evtx.FileHeaderSize, &r)
+	if c == nil {
 		t.Fatal("no records")
 	}
 	d := newNativeDecoder(nil)
@@ -57,8 +62,8 @@ func TestNativeSkipsWithoutAllocating(t *testing.T) {
 
 	// The next chunk finds its templates compiled, checks each against its
 	// own definition, and allocates nothing either.
-	next := &Chunk{Data: b[FileHeaderSize+ChunkSize : FileHeaderSize+2*ChunkSize]}
-	if !inspectChunk(next, &r) {
+	next := inspectChunk("Security.evtx", b[evtx.FileHeaderSize+evtx.ChunkSize:evtx.FileHeaderSize+2*evtx.ChunkSize], 1, evtx.FileHeaderSize+evtx.ChunkSize, &r)
+	if next == nil {
 		t.Fatal("no records in chunk 1")
 	}
 	d.Decode(next, &r)
@@ -79,13 +84,12 @@ func FuzzNativeDecoder(f *testing.F) {
 		f.Add(c[:6144])
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > ChunkSize {
-			data = data[:ChunkSize]
+		if len(data) > evtx.ChunkSize {
+			data = data[:evtx.ChunkSize]
 		}
-		c := &Chunk{File: "fuzz", Data: data}
-		var r ChunkResult
+		var r chunkResult
 		r.reset()
-		if inspectChunk(c, &r) {
+		if c := inspectChunk("fuzz", data, 0, 0, &r); c != nil {
 			newNativeDecoder(nil).Decode(c, &r)
 		}
 		if r.Records.Decoded+r.Records.Failed > r.Records.Seen {
@@ -109,5 +113,54 @@ func TestUTF16String(t *testing.T) {
 	lone := []byte{0x00, 0xd8, 'a', 0} // a high surrogate alone, then 'a'
 	if got, want := d.utf16String(lone), string(utf16.Decode([]uint16{0xd800, 'a'})); got != want {
 		t.Errorf("lone surrogate: %q, want %q", got, want)
+	}
+}
+
+// TestNativePanicFallsBack: a panic in the native decoder (one is injected:
+// a cache it writes to is missing) hands the chunk to golang-evtx like any
+// chunk it refuses, so that no record is lost; the decoder then starts
+// afresh and reads the next chunk itself.
+func TestNativePanicFallsBack(t *testing.T) {
+	b, err := os.ReadFile("../testdata/evidence/WKS01/C/Windows/System32/winevt/Logs/Security.evtx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(i int) (*chunk, *chunkResult) {
+		off := evtx.FileHeaderSize + i*evtx.ChunkSize
+		r := &chunkResult{}
+		r.reset()
+		c := inspectChunk("Security.evtx", b[off:off+evtx.ChunkSize], i, int64(off), r)
+		if c == nil {
+			t.Fatalf("chunk %d: no records", i)
+		}
+		return c, r
+	}
+	c, want := read(0)
+	newNativeDecoder(nil).Decode(c, want)
+	if want.Chunks.Decoded != 1 || len(want.Events) == 0 {
+		t.Fatalf("chunk 0 read alone: %+v, %d events", want.Chunks, len(want.Events))
+	}
+
+	iso, err := Isolation{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golang := newChildDecoder(context.Background(), iso, nil)
+	defer golang.close()
+	d := newNativeDecoder(golang)
+	d.templates = nil // the decoder's first write to it panics
+	c, r := read(0)
+	decodeGuarded(c.file, slot{c.Index, c.Offset}, r, func() { d.Decode(c, r) })
+	if r.Chunks != (ChunkCounts{Slots: 1, Decoded: 1, Fallback: 1}) || r.Records != want.Records || len(r.Errors) != 0 {
+		t.Errorf("chunks %+v, records %+v, errors %v; want the chunk read by golang-evtx", r.Chunks, r.Records, r.Errors)
+	}
+	if !reflect.DeepEqual(r.Events, want.Events) || !reflect.DeepEqual(r.Census, want.Census) {
+		t.Errorf("%d events, census %v; want %d events, census %v", len(r.Events), r.Census, len(want.Events), want.Census)
+	}
+
+	c, r = read(1)
+	d.Decode(c, r)
+	if r.Chunks != (ChunkCounts{Slots: 1, Decoded: 1}) || len(r.Events) == 0 {
+		t.Errorf("the next chunk: %+v, %d events; want it read by the native decoder", r.Chunks, len(r.Events))
 	}
 }

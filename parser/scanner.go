@@ -10,11 +10,13 @@ import (
 	"hash"
 	"io"
 	"io/fs"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // Options configure a Scanner.
@@ -34,6 +36,10 @@ type Options struct {
 	Decoder string
 	// Isolation configures golang-evtx's child process.
 	Isolation Isolation
+	// Opener opens the files Scan is given; nil means evidence.OS, the
+	// files of the operating system. The names given to Scan are passed to
+	// it as they are, and reported as they are.
+	Opener evidence.Opener
 }
 
 // Scanner reads EVTX files chunk by chunk, decodes chunks in parallel in a
@@ -46,11 +52,15 @@ type Scanner struct {
 	fileDone  func(*FileStats)
 	isolation Isolation
 	childErr  error // why no child can be started, if so
+	opener    evidence.Opener
 }
 
 // NewScanner returns a Scanner with the given options.
 func NewScanner(o Options) *Scanner {
-	s := &Scanner{decoder: o.Decoder, workers: o.Workers, progress: o.Progress, fileDone: o.FileDone}
+	s := &Scanner{decoder: o.Decoder, workers: o.Workers, progress: o.Progress, fileDone: o.FileDone, opener: o.Opener}
+	if s.opener == nil {
+		s.opener = evidence.OS{}
+	}
 	s.isolation, s.childErr = o.Isolation.withDefaults()
 	if s.workers <= 0 {
 		s.workers = runtime.GOMAXPROCS(0)
@@ -61,9 +71,10 @@ func NewScanner(o Options) *Scanner {
 // job is one chunk slot on its way through the pool, or the end of a file.
 type job struct {
 	file   *fileRead
-	chunk  Chunk
+	slot   slot
+	data   []byte // the slot's bytes read, in buf
 	buf    []byte
-	result ChunkResult
+	result chunkResult
 	done   chan struct{}
 	end    bool // no chunk: the file's last job, carrying what the reader learnt
 	refs   atomic.Int32
@@ -82,8 +93,8 @@ func (j *job) release(bufs chan<- []byte) {
 // before the file's first chunk is sent, the rest before its end marker.
 type fileRead struct {
 	path   string
-	header *FileHeader
-	opened fs.FileInfo // fstat of the descriptor read, at open
+	header *evtx.FileHeader
+	opened fs.FileInfo // of the source read, at open
 	size   int64       // at open: what is read, and what the SHA-256 covers
 	errors []DecodeError
 	unread int // chunk slots not read
@@ -94,20 +105,30 @@ type fileRead struct {
 	sha256    string
 	hashErrs  []DecodeError
 	hashUnfit string // as unhashed: the rest could not be read, or the file changed
+	hashCut   bool   // the scan stopped before the rest was read
 	hashed    chan struct{}
 	// Kept by the consumer, in slot order: all-zero slots inside the
 	// header's chunk count that no chunk with records has followed yet.
-	zeroSlots []Chunk
+	zeroSlots []slot
+}
+
+// slot is where a chunk slot is in its file.
+type slot struct {
+	index  int
+	offset int64
 }
 
 // Scan decodes the files in the order given and calls emit for each process
 // event, in (file, chunk, record) order. The event is only valid during the
 // call. It returns the stats of every file, in the same order. Damaged
-// evidence is not an error: it is counted in the stats. An error from emit or
-// a cancelled ctx stops the scan and is returned.
+// evidence is not an error: it is counted in the stats.
+//
+// An error from emit or a cancelled ctx stops the scan within a read and a
+// chunk's decoding, and is returned with the stats of the files read until
+// then: the last one's say where the scan stopped (KindStopped) and which
+// slots were not read. The files after it are not in the stats.
 func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*ProcessEvent) error) ([]*FileStats, error) {
 	var wg sync.WaitGroup
-	defer wg.Wait() // after cancel, which runs first
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -116,49 +137,109 @@ func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*ProcessEv
 	work := make(chan *job)
 	bufs := make(chan []byte, window+s.workers+1)
 	for range cap(bufs) {
-		bufs <- make([]byte, ChunkSize)
+		bufs <- make([]byte, evtx.ChunkSize)
 	}
 
 	hashes := make(chan hashItem, window)
 	wg.Go(func() { s.read(ctx, files, ordered, work, hashes, bufs) })
-	wg.Go(func() { s.hash(hashes, bufs) })
+	wg.Go(func() { s.hash(ctx, hashes, bufs) })
 	for range s.workers {
 		wg.Go(func() { s.decodeChunks(ctx, work, bufs) })
 	}
 
-	var all []*FileStats
-	var cur *FileStats
+	var c collector
+	err := c.collect(ctx, ordered, emit, s.fileDone)
+	cancel()
+	wg.Wait() // within a read and a chunk's decoding of the cancel
+	if c.cur != nil {
+		c.all = append(c.all, c.stopped(err))
+	}
+	return c.all, err
+}
+
+// collector gathers the files' stats from their jobs, in order.
+type collector struct {
+	all   []*FileStats
+	cur   *FileStats // of the file being read, nil between files
+	fr    *fileRead  // of the file being read
+	next  int        // the slot after the last one merged
+	ended bool       // the file's end marker has come
+}
+
+// collect merges the jobs as they come and emits their events, until every
+// file is done, ctx is cancelled or emit fails; it says why it stopped.
+func (c *collector) collect(ctx context.Context, ordered <-chan *job, emit func(*ProcessEvent) error, fileDone func(*FileStats)) error {
 	for j := range ordered {
-		if cur == nil {
-			cur = newFileStats(j.file.path)
+		if c.cur == nil {
+			c.cur, c.fr, c.next, c.ended = newFileStats(j.file.path), j.file, 0, false
 		}
 		if j.end {
+			c.ended = true
 			select {
 			case <-j.file.hashed:
 			case <-ctx.Done():
-				return all, ctx.Err()
+				return ctx.Err()
 			}
-			finishFile(cur, j.file)
-			all = append(all, cur)
-			if s.fileDone != nil {
-				s.fileDone(cur)
+			if j.file.hashCut {
+				return ctx.Err() // the hasher stopped for it
 			}
-			cur = nil
+			finishFile(c.cur, j.file)
+			c.all = append(c.all, c.cur)
+			if fileDone != nil {
+				fileDone(c.cur)
+			}
+			c.cur = nil
 			continue
 		}
 		select {
 		case <-j.done:
 		case <-ctx.Done():
-			return all, ctx.Err()
+			return ctx.Err()
 		}
-		mergeChunk(cur, j)
+		mergeChunk(c.cur, j)
+		c.next = j.slot.index + 1
 		for i := range j.result.Events {
 			if err := emit(&j.result.Events[i]); err != nil {
-				return all, err
+				return err
 			}
 		}
 	}
-	return all, ctx.Err()
+	return ctx.Err()
+}
+
+// stopped ends the stats of the file the scan stopped in, for the reason
+// why, once the scan's goroutines are done with it: the slots not merged
+// are unread, and no SHA-256 stands for the file, unless all of it was read
+// and hashed.
+func (c *collector) stopped(why error) *FileStats {
+	fs, fr := c.cur, c.fr
+	select {
+	case <-fr.hashed:
+		if c.ended && !fr.hashCut {
+			finishFile(fs, fr)
+			return fs
+		}
+	default:
+	}
+	fs.Size, fs.Header = fr.size, fr.header
+	reason := fmt.Sprintf("the scan stopped before the file was read whole (%v)", why)
+	off := int64(0)
+	if fr.header != nil && fr.size >= evtx.FileHeaderSize {
+		slots := evtx.ChunkSlots(fr.size)
+		fs.Chunks.Unread = slots - fs.Chunks.Slots
+		fs.Chunks.Slots = slots
+		if c.next < slots {
+			off = evtx.FileHeaderSize + int64(c.next)*evtx.ChunkSize
+			reason += fmt.Sprintf(": %d chunk slots from chunk %d on are not read", slots-c.next, c.next)
+		}
+	}
+	fs.SHA256Omitted = "the scan stopped before the file was read whole"
+	for _, e := range fr.errors {
+		fs.addError(e)
+	}
+	fs.addError(DecodeError{File: fr.path, Kind: KindStopped, Offset: off, Chunk: -1, Reason: reason, Err: why})
+	slices.SortStableFunc(fs.Errors, func(a, b DecodeError) int { return cmp.Compare(a.Offset, b.Offset) })
+	return fs
 }
 
 // read is the goroutine that reads the files: every chunk slot in order,
@@ -191,11 +272,16 @@ func (s *Scanner) read(ctx context.Context, files []string, ordered, work chan<-
 // mean that the file shrank while read.
 func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job) bool, hashes chan<- hashItem, bufs chan []byte) bool {
 	fail := func(kind ErrorKind, off int64, err error) {
-		fr.errors = append(fr.errors, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: err.Error()})
+		reason := err.Error()
+		var p *evtx.FormatError
+		if errors.As(err, &p) {
+			reason = p.Err.Error() + ": " + p.Detail // its place is the error's Offset
+		}
+		fr.errors = append(fr.errors, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: reason, Err: err})
 	}
-	f, info, err := openEvidence(fr.path) // read-only: evidence is never written
+	f, info, err := s.open(fr.path) // read-only: evidence is never written
 	if err != nil {
-		fail(ErrFile, 0, err)
+		fail(KindFile, 0, err)
 		fr.unhashed = "the file could not be opened"
 		close(fr.hashed)
 		return true
@@ -220,12 +306,12 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 	// shrank reports a read that ended early at off+n, where want bytes
 	// were asked for: the slots from the first one not wholly read are lost.
 	shrank := func(off int64, n, want int, slot int) {
-		fail(ErrChanged, off+int64(n), fmt.Errorf("the file shrank while read: it held %d bytes when opened, reading %d bytes at 0x%x gave %d", fr.size, want, off, n))
-		fr.unread += slots(fr.size) - slot
+		fail(KindChanged, off+int64(n), fmt.Errorf("the file shrank while read: it held %d bytes when opened, reading %d bytes at 0x%x gave %d", fr.size, want, off, n))
+		fr.unread += evtx.ChunkSlots(fr.size) - slot
 		fr.unhashed = "the file shrank while read"
 	}
 
-	head := make([]byte, min(FileHeaderSize, fr.size))
+	head := make([]byte, min(evtx.FileHeaderSize, fr.size))
 	n, err := f.ReadAt(head, 0)
 	s.reportProgress(int64(n))
 	switch {
@@ -234,49 +320,51 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 		shrank(0, n, len(head), 0)
 		return true
 	default:
-		fail(ErrFile, 0, err)
-		fr.unread = slots(fr.size)
+		fail(KindFile, 0, readError(n, len(head), err))
+		fr.unread = evtx.ChunkSlots(fr.size)
 		fr.unhashed = "the file header could not be read"
 		return true
 	}
 	if !hash(hashItem{data: head}) {
 		return false
 	}
-	h, err := parseFileHeader(head)
+	h, err := evtx.ParseFileHeader(head)
 	if err != nil {
-		fail(ErrFile, 0, err)
+		fail(KindFile, 0, err)
 		last.rest = io.NewSectionReader(f, int64(len(head)), fr.size-int64(len(head)))
 		return true
 	}
 	fr.header = &h
 	if !h.ChecksumOK {
-		fail(ErrFileHeader, 0, errors.New("file header CRC32 does not match; header fields are not trusted"))
+		fail(KindFileHeader, 0, errors.New("file header CRC32 does not match; header fields are not trusted"))
 	}
-	if fr.size < FileHeaderSize {
-		fail(ErrTruncated, 0, fmt.Errorf("file is %d bytes, shorter than its 4096-byte header block", fr.size))
+	if fr.size < evtx.FileHeaderSize {
+		fail(KindTruncated, 0, fmt.Errorf("file is %d bytes, shorter than its %d-byte header block", fr.size, evtx.FileHeaderSize))
 		return true
 	}
-	for i, off := 0, int64(FileHeaderSize); off < fr.size; i, off = i+1, off+ChunkSize {
+	for i, off := 0, int64(evtx.FileHeaderSize); off < fr.size; i, off = i+1, off+evtx.ChunkSize {
+		if ctx.Err() != nil {
+			return false
+		}
 		var buf []byte
 		select {
 		case buf = <-bufs:
 		case <-ctx.Done():
 			return false
 		}
-		want := int(min(ChunkSize, fr.size-off))
+		want := int(min(evtx.ChunkSize, fr.size-off))
 		n, err := f.ReadAt(buf[:want], off)
 		s.reportProgress(int64(n))
 		if n < want && err != io.EOF {
 			// The device failed: this slot is lost, the next may read.
 			bufs <- buf // taken from bufs just above, so there is room
-			fail(ErrFile, off, fmt.Errorf("reading chunk %d: %w", i, err))
+			fail(KindFile, off, fmt.Errorf("reading chunk %d: %w", i, readError(n, want, err)))
 			fr.unread++
 			fr.unhashed = "some chunk slots could not be read"
 			continue
 		}
 		if n > 0 { // a slot cut short by a shrinking file is read for what it holds
-			j := &job{file: fr, buf: buf, done: make(chan struct{}),
-				chunk: Chunk{File: fr.path, Index: i, Offset: off, Data: buf[:n]}}
+			j := &job{file: fr, slot: slot{i, off}, data: buf[:n], buf: buf, done: make(chan struct{})}
 			j.refs.Store(2) // the hasher and a decoder
 			if !hash(hashItem{data: buf[:n], job: j}) || !dispatch(j) {
 				return false
@@ -292,12 +380,27 @@ func (s *Scanner) readFile(ctx context.Context, fr *fileRead, dispatch func(*job
 	return true
 }
 
-// slots is the number of chunk slots in a file of the given size.
-func slots(size int64) int {
-	if size <= FileHeaderSize {
-		return 0
+// readError is the error of a read that gave n of want bytes: err, or when
+// the source gave none, one that says so.
+func readError(n, want int, err error) error {
+	if err == nil {
+		return fmt.Errorf("%d of %d bytes, and no error said why", n, want)
 	}
-	return int((size - FileHeaderSize + ChunkSize - 1) / ChunkSize)
+	return err
+}
+
+// open opens a file and says what it is at open.
+func (s *Scanner) open(name string) (evidence.Source, fs.FileInfo, error) {
+	f, err := s.opener.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, info, nil
 }
 
 // hashItem is work for the hashing goroutine, in file order: bytes already
@@ -310,12 +413,13 @@ type hashItem struct {
 	job  *job
 	rest *io.SectionReader
 	done bool
-	file *os.File
+	file evidence.Source
 }
 
 // hash is the goroutine that computes every file's SHA-256, beside the
-// decoders, so that hashing does not hold up reading.
-func (s *Scanner) hash(items <-chan hashItem, bufs chan<- []byte) {
+// decoders, so that hashing does not hold up reading. Once ctx is done it
+// reads no more of a file, and closes the files it is given.
+func (s *Scanner) hash(ctx context.Context, items <-chan hashItem, bufs chan<- []byte) {
 	for it := range items {
 		if it.data != nil {
 			it.sum.Write(it.data)
@@ -328,32 +432,51 @@ func (s *Scanner) hash(items <-chan hashItem, bufs chan<- []byte) {
 		}
 		fr := it.fr
 		fail := func(kind ErrorKind, off int64, unfit string, err error) {
-			fr.hashErrs = append(fr.hashErrs, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: err.Error()})
+			fr.hashErrs = append(fr.hashErrs, DecodeError{File: fr.path, Kind: kind, Offset: off, Chunk: -1, Reason: err.Error(), Err: err})
 			fr.hashUnfit = cmp.Or(fr.hashUnfit, unfit)
 		}
 		if it.rest != nil {
 			_, start, _ := it.rest.Outer()
-			n, err := io.Copy(it.sum, it.rest)
+			n, err := io.Copy(it.sum, ctxReader{ctx, it.rest})
 			s.reportProgress(n)
 			switch {
+			case ctx.Err() != nil:
+				fr.hashCut = true
+				fr.hashUnfit = "the scan stopped before the file was read whole"
 			case err != nil:
-				fail(ErrFile, start+n, "the file could not be read to its end", err)
+				fail(KindFile, start+n, "the file could not be read to its end", err)
 			case n < it.rest.Size():
-				fail(ErrChanged, start+n, "the file shrank while read", fmt.Errorf("the file shrank while read: it held %d bytes when opened, it ends at %d", fr.size, start+n))
+				fail(KindChanged, start+n, "the file shrank while read", fmt.Errorf("the file shrank while read: it held %d bytes when opened, it ends at %d", fr.size, start+n))
 			}
 		}
 		// Last, once every byte is read: a file that changed while it was
 		// read was not read as it is, nor as it was.
-		if now, err := it.file.Stat(); err != nil {
-			fail(ErrFile, 0, "the file could not be checked after reading", err)
-		} else if was := fr.opened; now.Size() != was.Size() || !now.ModTime().Equal(was.ModTime()) {
-			fail(ErrChanged, 0, "the file changed while read", fmt.Errorf("the file changed while read: %d bytes modified %s when opened, %d bytes modified %s after",
+		now, err := it.file.Stat()
+		switch was := fr.opened; {
+		case fr.hashCut: // not read to its end: nothing to compare
+		case err != nil:
+			fail(KindFile, 0, "the file could not be checked after reading", err)
+		case now.Size() != was.Size() || !now.ModTime().Equal(was.ModTime()):
+			fail(KindChanged, 0, "the file changed while read", fmt.Errorf("the file changed while read: %d bytes modified %s when opened, %d bytes modified %s after",
 				was.Size(), was.ModTime().UTC().Format(TimeLayout), now.Size(), now.ModTime().UTC().Format(TimeLayout)))
 		}
 		fr.sha256 = hex.EncodeToString(it.sum.Sum(nil))
 		it.file.Close()
 		close(fr.hashed)
 	}
+}
+
+// ctxReader reads from r until ctx is done, and then gives ctx's error.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 func (s *Scanner) reportProgress(n int64) {
@@ -378,25 +501,25 @@ func ValidDecoder(name string) bool {
 func (s *Scanner) decodeChunks(ctx context.Context, work <-chan *job, bufs chan<- []byte) {
 	golang := newChildDecoder(ctx, s.isolation, s.childErr)
 	defer golang.close()
-	var dec ChunkDecoder = golang
+	var dec chunkDecoder = golang
 	if s.decoder != DecoderGolangEvtx {
 		dec = newNativeDecoder(golang)
 	}
 	for j := range work {
 		decodeChunk(dec, j)
-		j.chunk.Data = nil
+		j.data = nil
 		j.release(bufs)
 		close(j.done)
 	}
 }
 
 // decodeChunk checks and decodes one slot.
-func decodeChunk(dec ChunkDecoder, j *job) {
+func decodeChunk(dec chunkDecoder, j *job) {
 	r := &j.result
 	r.reset()
-	decodeGuarded(&j.chunk, r, func() {
-		if inspectChunk(&j.chunk, r) {
-			dec.Decode(&j.chunk, r)
+	decodeGuarded(j.file.path, j.slot, r, func() {
+		if c := inspectChunk(j.file.path, j.data, j.slot.index, j.slot.offset, r); c != nil {
+			dec.Decode(c, r)
 		}
 	})
 }
@@ -404,12 +527,12 @@ func decodeChunk(dec ChunkDecoder, j *job) {
 // decodeGuarded runs decode under recover. Decoders recover their own
 // panics record by record; this is the last line, so that no input can
 // stop the scan.
-func decodeGuarded(c *Chunk, r *ChunkResult, decode func()) {
+func decodeGuarded(file string, at slot, r *chunkResult, decode func()) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.Chunks.Failed = 1
 			r.Records.Failed = r.Records.Seen - r.Records.Decoded
-			r.chunkError(c, ErrPanic, "decoder panicked: %v", p)
+			r.addError(DecodeError{File: file, Kind: KindPanic, Offset: at.offset, Chunk: at.index, Reason: fmt.Sprintf("decoder panicked: %v", p), Err: &panicError{p}})
 		}
 	}()
 	decode()
@@ -418,16 +541,8 @@ func decodeGuarded(c *Chunk, r *ChunkResult, decode func()) {
 func mergeChunk(fs *FileStats, j *job) {
 	r := &j.result
 	c := &fs.Chunks
-	c.Slots += r.Chunks.Slots
-	c.Decoded += r.Chunks.Decoded
-	c.Empty += r.Chunks.Empty
-	c.BadMagic += r.Chunks.BadMagic
-	c.HeaderCRCFailures += r.Chunks.HeaderCRCFailures
-	c.DataCRCFailures += r.Chunks.DataCRCFailures
-	c.Truncated += r.Chunks.Truncated
-	c.Failed += r.Chunks.Failed
-	c.Fallback += r.Chunks.Fallback
-	if h := j.file.header; h != nil && j.chunk.Index >= int(h.ChunkCount) && r.Records.Seen > 0 {
+	c.add(r.Chunks)
+	if h := j.file.header; h != nil && j.slot.index >= int(h.ChunkCount) && r.Records.Seen > 0 {
 		c.PastHeaderCount++
 	}
 	// An all-zero slot among the chunks in use, inside the chunk count of
@@ -436,20 +551,18 @@ func mergeChunk(fs *FileStats, j *job) {
 	// Past the last chunk with records, zero slots are space not yet used.
 	fr := j.file
 	switch h := fr.header; {
-	case r.zero && h != nil && h.ChecksumOK && j.chunk.Index < int(h.ChunkCount):
-		fr.zeroSlots = append(fr.zeroSlots, Chunk{Index: j.chunk.Index, Offset: j.chunk.Offset})
+	case r.zero && h != nil && h.ChecksumOK && j.slot.index < int(h.ChunkCount):
+		fr.zeroSlots = append(fr.zeroSlots, j.slot)
 	case r.Records.Seen > 0:
 		for _, z := range fr.zeroSlots {
 			c.Empty--
 			c.Wiped++
-			fs.addError(DecodeError{File: fr.path, Kind: ErrWipedChunk, Offset: z.Offset, Chunk: z.Index,
-				Reason: fmt.Sprintf("chunk slot %d is all zeros, inside the header's count of %d chunks and before chunk %d, which holds records: wiped", z.Index, h.ChunkCount, j.chunk.Index)})
+			fs.addError(DecodeError{File: fr.path, Kind: KindWipedChunk, Offset: z.offset, Chunk: z.index,
+				Reason: fmt.Sprintf("chunk slot %d is all zeros, inside the header's count of %d chunks and before chunk %d, which holds records: wiped", z.index, h.ChunkCount, j.slot.index)})
 		}
 		fr.zeroSlots = fr.zeroSlots[:0]
 	}
-	fs.Records.Seen += r.Records.Seen
-	fs.Records.Decoded += r.Records.Decoded
-	fs.Records.Failed += r.Records.Failed
+	fs.Records.add(r.Records)
 	fs.Census.add(r.Census)
 	for i := range r.Events {
 		fs.ProcessEvents[r.Events[i].Source]++

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
+	"github.com/evtxhunt/evtxhunt/parser/internal/evtxtest"
 )
 
 // TestScanDamagedSyntheticFile runs a file with every kind of framing damage
@@ -21,13 +26,13 @@ import (
 func TestScanDamagedSyntheticFile(t *testing.T) {
 	dir := t.TempDir()
 	var file []byte
-	file = append(file, testFileHeader(1, 1)...) // dirty, and the chunk count is stale
-	file = append(file, testChunk(1, testRecord(1, []byte("\x66junk")), testRecord(2, nil))...)
-	file = append(file, make([]byte, ChunkSize)...)
-	bad := testChunk(3, testRecord(3, []byte{0x0f, 1, 1, 0}))
+	file = append(file, evtxtest.FileHeader(1, 1)...) // dirty, and the chunk count is stale
+	file = append(file, evtxtest.Chunk(1, evtxtest.Record(1, []byte("\x66junk")), evtxtest.Record(2, nil))...)
+	file = append(file, make([]byte, evtx.ChunkSize)...)
+	bad := evtxtest.Chunk(3, evtxtest.Record(3, []byte{byte(evtx.TokenFragmentHeader), 1, 1, 0}))
 	copy(bad, "ElfChnkX")
 	file = append(file, bad...)
-	file = append(file, testChunk(4, testRecord(4, nil))[:1000]...)
+	file = append(file, evtxtest.Chunk(4, evtxtest.Record(4, nil))[:1000]...)
 	damaged := filepath.Join(dir, "damaged.evtx")
 	notEVTX := filepath.Join(dir, "notes.evtx")
 	mustWrite(t, damaged, file)
@@ -65,9 +70,9 @@ func TestScanDamagedSyntheticFile(t *testing.T) {
 	recordErrs, listed := 0, 0
 	for _, e := range s.Errors {
 		listed += 1 + e.Repeats
-		if e.Kind == ErrRecord || e.Kind == ErrPanic {
+		if e.Kind == KindRecord || e.Kind == KindPanic {
 			recordErrs += 1 + e.Repeats
-			if !strings.HasPrefix(e.Reason, "golang-evtx: ") || e.Offset < FileHeaderSize || e.RecordID == 0 {
+			if !strings.HasPrefix(e.Reason, "golang-evtx: ") || e.Offset < evtx.FileHeaderSize || e.RecordID == 0 {
 				t.Errorf("record error without context: %+v", e)
 			}
 			if e.Repeats > 0 && e.LastOffset <= e.Offset {
@@ -84,9 +89,13 @@ func TestScanDamagedSyntheticFile(t *testing.T) {
 
 	for i, want := range []string{"no such file", "not an EVTX file"} {
 		f := stats[i+1]
-		if len(f.Errors) != 1 || f.Errors[0].Kind != ErrFile || !strings.Contains(f.Errors[0].Reason, want) {
+		if len(f.Errors) != 1 || f.Errors[0].Kind != KindFile || !strings.Contains(f.Errors[0].Reason, want) {
 			t.Errorf("%s: errors %v, want one %q", f.Path, f.Errors, want)
 		}
+	}
+	// An error carries its cause.
+	if missing := &stats[1].Errors[0]; !errors.Is(missing, fs.ErrNotExist) {
+		t.Errorf("%v does not reach fs.ErrNotExist", missing)
 	}
 	notSum := sha256.Sum256([]byte("this is not an event log"))
 	if got := stats[2].SHA256; got != hex.EncodeToString(notSum[:]) {
@@ -98,7 +107,7 @@ func TestScanStopsOnEmitError(t *testing.T) {
 	if _, err := os.Stat(sharedEVTX); err != nil {
 		t.Skipf("needs ../shared: %v", err)
 	}
-	files, _ := FindEvidence([]string{sharedEVTX})
+	files, _ := evidence.Find([]string{sharedEVTX})
 	stop := errors.New("enough")
 	n := 0
 	_, err := NewScanner(Options{Workers: 2}).Scan(context.Background(), files, func(*ProcessEvent) error {
@@ -147,7 +156,7 @@ func afterRead(change func()) Options {
 	var read atomic.Int64
 	var once sync.Once
 	return Options{Workers: 1, Progress: func(n int64) {
-		if read.Add(n) >= FileHeaderSize+ChunkSize {
+		if read.Add(n) >= evtx.FileHeaderSize+evtx.ChunkSize {
 			once.Do(change)
 		}
 	}}
@@ -158,7 +167,7 @@ func afterRead(change func()) Options {
 // its SHA-256, over fewer bytes than its size, is not given.
 func TestScanFileShrinkingWhileRead(t *testing.T) {
 	path, src, whole := changingCopy(t)
-	cut := int64(FileHeaderSize + 2*ChunkSize + 1000) // into slot 2
+	cut := int64(evtx.FileHeaderSize + 2*evtx.ChunkSize + 1000) // into slot 2
 	var got []ProcessEvent
 	stats, err := NewScanner(afterRead(func() {
 		if err := os.Truncate(path, cut); err != nil {
@@ -171,7 +180,7 @@ func TestScanFileShrinkingWhileRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, slots := stats[0], (len(src)-FileHeaderSize)/ChunkSize
+	s, slots := stats[0], (len(src)-evtx.FileHeaderSize)/evtx.ChunkSize
 	if slots < 10 || s.Size != int64(len(src)) || s.SHA256 != "" || s.SHA256Omitted != "the file shrank while read" {
 		t.Errorf("%d slots, size %d, sha256 %q, omitted %q", slots, s.Size, s.SHA256, s.SHA256Omitted)
 	}
@@ -181,7 +190,7 @@ func TestScanFileShrinkingWhileRead(t *testing.T) {
 	}
 	var changed []DecodeError
 	for _, e := range s.Errors {
-		if e.Kind == ErrChanged {
+		if e.Kind == KindChanged {
 			changed = append(changed, e)
 		}
 	}
@@ -207,7 +216,7 @@ func TestScanFileGrowingWhileRead(t *testing.T) {
 	stats, err := NewScanner(afterRead(func() {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 		if err == nil {
-			_, err = f.Write(make([]byte, ChunkSize))
+			_, err = f.Write(make([]byte, evtx.ChunkSize))
 			f.Close()
 		}
 		if err != nil {
@@ -222,7 +231,7 @@ func TestScanFileGrowingWhileRead(t *testing.T) {
 	}
 	s := stats[0]
 	if s.Size != int64(len(src)) || s.SHA256 != "" || s.SHA256Omitted != "the file changed while read" || s.ErrorCount != 1 ||
-		s.Errors[0].Kind != ErrChanged || !strings.Contains(s.Errors[0].Reason, fmt.Sprintf("%d bytes modified", len(src)+ChunkSize)) {
+		s.Errors[0].Kind != KindChanged || !strings.Contains(s.Errors[0].Reason, fmt.Sprintf("%d bytes modified", len(src)+evtx.ChunkSize)) {
 		t.Errorf("size %d sha256 %q omitted %q errors %v", s.Size, s.SHA256, s.SHA256Omitted, s.Errors)
 	}
 	if !slices.Equal(got, whole) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 )
 
 // The public samples live beside the checkout in ../shared and are never
@@ -88,7 +90,7 @@ func TestOracleCounts(t *testing.T) {
 
 func oracleCounts(t *testing.T, decoder string) {
 	oracle := readOracle(t)
-	files, errs := FindEvidence([]string{sharedEVTX})
+	files, errs := evidence.Find([]string{sharedEVTX})
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -125,7 +127,7 @@ func oracleCounts(t *testing.T, decoder string) {
 		}
 		var recordErrs uint64
 		for _, e := range s.Errors {
-			if e.Kind == ErrRecord || e.Kind == ErrPanic {
+			if e.Kind == KindRecord || e.Kind == KindPanic {
 				recordErrs += uint64(1 + e.Repeats)
 			}
 		}
@@ -158,7 +160,7 @@ func oracleCounts(t *testing.T, decoder string) {
 // and does not depend on the number of workers.
 func TestScanOrderAndWorkers(t *testing.T) {
 	needShared(t)
-	files, _ := FindEvidence([]string{sharedEVTX + "/attack-samples"})
+	files, _ := evidence.Find([]string{sharedEVTX + "/attack-samples"})
 	collect := func(workers int) []ProcessEvent {
 		var out []ProcessEvent
 		if _, err := NewScanner(Options{Workers: workers}).Scan(context.Background(), files, func(ev *ProcessEvent) error {

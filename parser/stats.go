@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // CensusKey identifies a kind of record.
@@ -61,23 +63,26 @@ func (c *Census) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ErrorKind classifies what could not be read.
+// ErrorKind classifies what could not be read. It is a kind, not an error:
+// a DecodeError has one, and JSON carries it as its string.
 type ErrorKind string
 
+// Kinds of DecodeError.
 const (
-	ErrFile        ErrorKind = "file"          // open, read, not EVTX
-	ErrFileHeader  ErrorKind = "file-header"   // header checksum
-	ErrChunkMagic  ErrorKind = "chunk-magic"   // slot without ElfChnk
-	ErrChunkHeader ErrorKind = "chunk-header"  // header CRC, tables
-	ErrChunkData   ErrorKind = "chunk-data"    // records CRC
-	ErrTruncated   ErrorKind = "truncated"     // last chunk cut short
-	ErrRecordWalk  ErrorKind = "record-walk"   // chain of records broken
-	ErrRecord      ErrorKind = "record"        // one record not decoded
-	ErrRecordField ErrorKind = "record-field"  // decoded, one field unreadable
-	ErrPanic       ErrorKind = "panic"         // decoder panicked; recovered
-	ErrChild       ErrorKind = "decoder-child" // golang-evtx's process died, overran its limits or answered garbage
-	ErrChanged     ErrorKind = "file-changed"  // shrank, grew or was modified while read
-	ErrWipedChunk  ErrorKind = "wiped-chunk"   // all-zero slot among the chunks in use
+	KindFile        ErrorKind = "file"          // open, read, not EVTX
+	KindFileHeader  ErrorKind = "file-header"   // header checksum
+	KindChunkMagic  ErrorKind = "chunk-magic"   // slot without ElfChnk
+	KindChunkHeader ErrorKind = "chunk-header"  // header CRC, tables
+	KindChunkData   ErrorKind = "chunk-data"    // records CRC
+	KindTruncated   ErrorKind = "truncated"     // last chunk cut short
+	KindRecordWalk  ErrorKind = "record-walk"   // chain of records broken
+	KindRecord      ErrorKind = "record"        // one record not decoded
+	KindRecordField ErrorKind = "record-field"  // decoded, one field unreadable
+	KindPanic       ErrorKind = "panic"         // decoder panicked; recovered
+	KindChild       ErrorKind = "decoder-child" // golang-evtx's process died, overran its limits or answered garbage
+	KindChanged     ErrorKind = "file-changed"  // shrank, grew or was modified while read
+	KindWipedChunk  ErrorKind = "wiped-chunk"   // all-zero slot among the chunks in use
+	KindStopped     ErrorKind = "scan-stopped"  // the scan was cancelled or stopped by its caller before the file was read whole
 )
 
 // DecodeError is one problem met in the evidence, with enough context to find
@@ -89,6 +94,10 @@ type DecodeError struct {
 	Chunk    int       `json:"chunk"`  // slot number, -1 for the file itself
 	RecordID uint64    `json:"record_id,omitempty"`
 	Reason   string    `json:"reason"`
+	// Err is the cause, when there is one for errors.Is and errors.As to
+	// reach: the source's read error, an *evtx.FormatError, the native
+	// decoder's refusal. Reason says it in words; it is not written out.
+	Err error `json:"-"`
 	// Repeats counts the later errors of the file with the same kind and a
 	// reason that differs from this one only in its numbers (offsets, ids,
 	// sizes). They are not listed; LastOffset is where the last one is.
@@ -155,6 +164,9 @@ func (e *DecodeError) Error() string {
 	return s
 }
 
+// Unwrap returns the cause.
+func (e *DecodeError) Unwrap() error { return e.Err }
+
 // Repeated says how many errors like this one were counted on it, and
 // where the last one is; "" when there were none.
 func (e *DecodeError) Repeated() string {
@@ -180,11 +192,34 @@ type ChunkCounts struct {
 	Unread            int `json:"unread"`            // not read: the device failed, or the file shrank while read
 }
 
+// add adds o's counts to c's.
+func (c *ChunkCounts) add(o ChunkCounts) {
+	c.Slots += o.Slots
+	c.Decoded += o.Decoded
+	c.Empty += o.Empty
+	c.BadMagic += o.BadMagic
+	c.HeaderCRCFailures += o.HeaderCRCFailures
+	c.DataCRCFailures += o.DataCRCFailures
+	c.Truncated += o.Truncated
+	c.Failed += o.Failed
+	c.PastHeaderCount += o.PastHeaderCount
+	c.Fallback += o.Fallback
+	c.Wiped += o.Wiped
+	c.Unread += o.Unread
+}
+
 // RecordCounts describes the records of a file.
 type RecordCounts struct {
 	Seen    uint64 `json:"seen"`    // record headers found
 	Decoded uint64 `json:"decoded"` // records whose content was read
 	Failed  uint64 `json:"failed"`  // records seen but not read
+}
+
+// add adds o's counts to c's.
+func (c *RecordCounts) add(o RecordCounts) {
+	c.Seen += o.Seen
+	c.Decoded += o.Decoded
+	c.Failed += o.Failed
 }
 
 // maxErrorsPerFile bounds the error list kept for one file; counts stay exact.
@@ -196,7 +231,7 @@ type FileStats struct {
 	Size          int64             `json:"size"`
 	SHA256        string            `json:"sha256"`                   // of the Size bytes read, only when every one of them was
 	SHA256Omitted string            `json:"sha256_omitted,omitempty"` // why SHA256 is empty
-	Header        *FileHeader       `json:"header,omitempty"`
+	Header        *evtx.FileHeader  `json:"header,omitempty"`
 	Chunks        ChunkCounts       `json:"chunks"`
 	Records       RecordCounts      `json:"records"`
 	ProcessEvents map[Source]uint64 `json:"process_events"`
@@ -267,22 +302,8 @@ func Sum(files []*FileStats) Totals {
 			t.FilesWithErrs++
 		}
 		t.Bytes += f.Size
-		c := &t.Chunks
-		c.Slots += f.Chunks.Slots
-		c.Decoded += f.Chunks.Decoded
-		c.Empty += f.Chunks.Empty
-		c.BadMagic += f.Chunks.BadMagic
-		c.HeaderCRCFailures += f.Chunks.HeaderCRCFailures
-		c.DataCRCFailures += f.Chunks.DataCRCFailures
-		c.Truncated += f.Chunks.Truncated
-		c.Failed += f.Chunks.Failed
-		c.PastHeaderCount += f.Chunks.PastHeaderCount
-		c.Fallback += f.Chunks.Fallback
-		c.Wiped += f.Chunks.Wiped
-		c.Unread += f.Chunks.Unread
-		t.Records.Seen += f.Records.Seen
-		t.Records.Decoded += f.Records.Decoded
-		t.Records.Failed += f.Records.Failed
+		t.Chunks.add(f.Chunks)
+		t.Records.add(f.Records)
 		for s, n := range f.ProcessEvents {
 			t.ProcessEvents[s] += n
 		}

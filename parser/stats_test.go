@@ -1,10 +1,14 @@
 package parser
 
 import (
+	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // TestFileErrorsRepeatsCounted: an error that differs from one already
@@ -13,24 +17,24 @@ import (
 func TestFileErrorsRepeatsCounted(t *testing.T) {
 	s := newFileStats("x.evtx")
 	add := func(kind ErrorKind, off int64, reason string) {
-		s.addError(DecodeError{File: "x.evtx", Kind: kind, Offset: off, Chunk: int(off / ChunkSize), Reason: reason})
+		s.addError(DecodeError{File: "x.evtx", Kind: kind, Offset: off, Chunk: int(off / evtx.ChunkSize), Reason: reason})
 	}
 	for i := range 200 {
-		off := int64(FileHeaderSize + i*ChunkSize)
-		add(ErrRecord, off+0x200, "record 12 at 0x"+strings.Repeat("9f", i%7+1)+": substitution 26 (1 bytes) runs past its end")
+		off := int64(evtx.FileHeaderSize + i*evtx.ChunkSize)
+		add(KindRecord, off+0x200, "record 12 at 0x"+strings.Repeat("9f", i%7+1)+": substitution 26 (1 bytes) runs past its end")
 	}
-	add(ErrRecordField, 0x1200, "record 12 at 0x1200: substitution 26 (1 bytes) runs past its end") // another kind
-	add(ErrRecord, 0x2200, "record 3 at 0x2200: template at 0x226: size -42 runs past the chunk")   // another reason
-	long := strings.Repeat("é", 400_000)                                                            // 800 KB, two bytes a character
-	add(ErrRecord, 0x3200, "golang-evtx: "+long)
-	add(ErrRecord, 0x4200, "golang-evtx: "+long)
+	add(KindRecordField, 0x1200, "record 12 at 0x1200: substitution 26 (1 bytes) runs past its end") // another kind
+	add(KindRecord, 0x2200, "record 3 at 0x2200: template at 0x226: size -42 runs past the chunk")   // another reason
+	long := strings.Repeat("é", 400_000)                                                             // 800 KB, two bytes a character
+	add(KindRecord, 0x3200, "golang-evtx: "+long)
+	add(KindRecord, 0x4200, "golang-evtx: "+long)
 
 	if s.ErrorCount != 204 || len(s.Errors) != 4 || s.ErrorsOmitted != 0 {
 		t.Fatalf("%d errors counted, %d listed, %d omitted; want 204, 4, 0", s.ErrorCount, len(s.Errors), s.ErrorsOmitted)
 	}
 	first := s.Errors[0]
-	if first.Offset != FileHeaderSize+0x200 || first.Repeats != 199 || first.LastOffset != FileHeaderSize+199*ChunkSize+0x200 {
-		t.Errorf("first error %+v: want offset 0x%x, 199 repeats, the last at 0x%x", first, FileHeaderSize+0x200, FileHeaderSize+199*ChunkSize+0x200)
+	if first.Offset != evtx.FileHeaderSize+0x200 || first.Repeats != 199 || first.LastOffset != evtx.FileHeaderSize+199*evtx.ChunkSize+0x200 {
+		t.Errorf("first error %+v: want offset 0x%x, 199 repeats, the last at 0x%x", first, evtx.FileHeaderSize+0x200, evtx.FileHeaderSize+199*evtx.ChunkSize+0x200)
 	}
 	if got := first.Error(); !strings.HasSuffix(got, ": record: record 12 at 0x9f: substitution 26 (1 bytes) runs past its end (and 199 more like it, the last at 0xc71200)") {
 		t.Errorf("Error() = %q", got)
@@ -62,4 +66,42 @@ func TestShortReason(t *testing.T) {
 	if !strings.HasSuffix(out, " ["+strconv.Itoa(1000-kept)+" more bytes cut]") {
 		t.Errorf("%q keeps %d bytes", out, kept)
 	}
+}
+
+// TestCountsAdd: adding counts adds every one of them, so that a count
+// added to ChunkCounts or RecordCounts cannot be left out of the sums.
+func TestCountsAdd(t *testing.T) {
+	// fill sets field i of the struct v points to to (i+1)*scale.
+	fill := func(v any, scale int) {
+		s := reflect.ValueOf(v).Elem()
+		for i := range s.NumField() {
+			switch f := s.Field(i); f.Kind() {
+			case reflect.Int:
+				f.SetInt(int64((i + 1) * scale))
+			case reflect.Uint64:
+				f.SetUint(uint64((i + 1) * scale))
+			default:
+				t.Fatalf("%s: a count of kind %s", s.Type().Field(i).Name, f.Kind())
+			}
+		}
+	}
+	// check says which field of sum is not (i+1)*101.
+	check := func(sum any) {
+		s := reflect.ValueOf(sum)
+		for i := range s.NumField() {
+			if got := fmt.Sprint(s.Field(i).Interface()); got != strconv.Itoa((i+1)*101) {
+				t.Errorf("%s.%s: %s, want %d", s.Type().Name(), s.Type().Field(i).Name, got, (i+1)*101)
+			}
+		}
+	}
+	var c, oc ChunkCounts
+	fill(&c, 1)
+	fill(&oc, 100)
+	c.add(oc)
+	check(c)
+	var r, or RecordCounts
+	fill(&r, 1)
+	fill(&or, 100)
+	r.add(or)
+	check(r)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/evtxhunt/evtxhunt/detections"
 	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
 
@@ -26,7 +27,7 @@ type Case struct {
 	Finished    time.Time
 	Zone        *time.Location // how times are shown; stored times are UTC
 	Files       []*parser.FileStats
-	NotRead     []parser.NotRead // paths met and not read, with the reason
+	NotRead     []evidence.NotRead // paths met and not read, with the reason
 	Timeline    *timeline.Timeline
 	Rules       []*detections.Rule
 	// Rule files offered that were not loaded, with the reason, and Sigma
@@ -125,10 +126,10 @@ type summaryFilters struct {
 }
 
 type summaryEvidence struct {
-	Files     int              `json:"files"`
-	Bytes     int64            `json:"bytes"`
-	Inventory []inventoryEntry `json:"inventory"`
-	NotRead   []parser.NotRead `json:"not_read"`
+	Files     int                `json:"files"`
+	Bytes     int64              `json:"bytes"`
+	Inventory []inventoryEntry   `json:"inventory"`
+	NotRead   []evidence.NotRead `json:"not_read"`
 }
 
 type inventoryEntry struct {
@@ -210,7 +211,7 @@ func (c *Case) summary(v *caseView) Summary {
 		DisplayTimeZone: c.Zone.String(), MergedFrom: c.MergedFrom,
 		Filters: summaryFilters{From: utc(c.Filter.From), To: utc(c.Filter.To), Host: c.Filter.Host, MinSeverity: string(c.MinSeverity)},
 		Parse:   summaryParse{Totals: parser.Sum(c.Files), Files: c.Files}}
-	s.Evidence.NotRead = append([]parser.NotRead{}, c.NotRead...)
+	s.Evidence.NotRead = append([]evidence.NotRead{}, c.NotRead...)
 	census := parser.Census{}
 	for _, f := range c.Files {
 		s.Evidence.Files++

@@ -13,6 +13,8 @@ import (
 	"github.com/evtxhunt/evtxhunt/detections"
 	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
+	"github.com/evtxhunt/evtxhunt/parser/winpath"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
 
@@ -21,7 +23,7 @@ var reportTemplate string
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"sevClass": func(s detections.Severity) string { return "sev-" + string(s) },
-	"base":     parser.BaseName,
+	"base":     winpath.Base,
 }).Parse(reportTemplate))
 
 // HTMLOptions tune the HTML report.
@@ -123,7 +125,7 @@ type htmlReport struct {
 	FilesOmitted                     int
 	Errors                           []htmlError
 	ErrorsMore                       int
-	NotRead                          []parser.NotRead
+	NotRead                          []evidence.NotRead
 	NotReadOmitted                   int
 	HostNames, RuleNames             []string
 }
@@ -299,7 +301,7 @@ func buildHTMLReport(c *Case, v *caseView, l htmlLimits) *htmlReport {
 			r.NotReadOmitted = len(c.NotRead) - i
 			break
 		}
-		r.NotRead = append(r.NotRead, parser.NotRead{Path: l.cut(n.Path), Reason: l.cut(n.Reason)})
+		r.NotRead = append(r.NotRead, evidence.NotRead{Path: l.cut(n.Path), Reason: l.cut(n.Reason)})
 	}
 	return r
 }
@@ -465,7 +467,7 @@ func buildTrees(c *Case, shown []int, hits map[*timeline.Process][]*detections.F
 		var draw func(p *timeline.Process, depth int) *htmlNode
 		draw = func(p *timeline.Process, depth int) *htmlNode {
 			n++
-			node := &htmlNode{ID: "p" + strconv.Itoa(n), Image: l.cut(parser.BaseName(p.Image)), User: l.cut(p.User), CommandLine: l.cut(p.CommandLine),
+			node := &htmlNode{ID: "p" + strconv.Itoa(n), Image: l.cut(winpath.Base(p.Image)), User: l.cut(p.User), CommandLine: l.cut(p.CommandLine),
 				PID: p.PID, Hit: hits[p] != nil, OnPath: onPath[p], Placeholder: p.Placeholder, Rules: l.cut(ruleNames(hits[p]))}
 			if p.Image == "" {
 				node.Image = "(image unknown)"

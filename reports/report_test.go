@@ -19,13 +19,14 @@ import (
 
 	"github.com/evtxhunt/evtxhunt/detections"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
 
 // incidentCase runs the whole pipeline on the generated incident.
 func incidentCase(t testing.TB) *Case {
 	t.Helper()
-	files, errs := parser.FindEvidence([]string{"../testdata/evidence"})
+	files, errs := evidence.Find([]string{"../testdata/evidence"})
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -360,7 +361,7 @@ func deepChainCase(t *testing.T) (*Case, *timeline.Process) {
 		t.Fatal(err)
 	}
 	c := &Case{Version: "test", Zone: time.UTC, Timeline: tl, Rules: rules, Findings: detections.NewEngine(rules).Run(tl),
-		Files: []*parser.FileStats{{Path: "x.evtx", ErrorCount: 4, Errors: []parser.DecodeError{{File: "x.evtx", Kind: parser.ErrChild, Offset: 0x1000,
+		Files: []*parser.FileStats{{Path: "x.evtx", ErrorCount: 4, Errors: []parser.DecodeError{{File: "x.evtx", Kind: parser.KindChild, Offset: 0x1000,
 			Reason: "golang-evtx's process died", Repeats: 3, LastOffset: 0x31000}}}}}
 	for _, f := range c.Findings {
 		if f.Rule.ID == "HuntQuery-CrowdStrike-NetscanMstscRDP" {
@@ -575,8 +576,8 @@ func TestXLSXCellsCountCharacters(t *testing.T) {
 func TestXLSXErrorsSheet(t *testing.T) {
 	c := hostileCase(t)
 	c.Files = []*parser.FileStats{{Path: "a.evtx", ErrorCount: 5, ErrorsOmitted: 4, SHA256Omitted: "read errors",
-		Errors: []parser.DecodeError{{File: "a.evtx", Kind: parser.ErrFile, Chunk: -1, Reason: "=bad\x1b[31m"}}}}
-	c.NotRead = []parser.NotRead{{Path: "b\x1b.evtx", Reason: "permission denied"}}
+		Errors: []parser.DecodeError{{File: "a.evtx", Kind: parser.KindFile, Chunk: -1, Reason: "=bad\x1b[31m"}}}}
+	c.NotRead = []evidence.NotRead{{Path: "b\x1b.evtx", Reason: "permission denied"}}
 	rows, err := openXLSX(t, c, XLSXOptions{}).GetRows(SheetErrors)
 	if err != nil || len(rows) != 4 {
 		t.Fatalf("Errors: %q %v", rows, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/winpath"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
 
@@ -115,11 +116,11 @@ func WriteTimelineCSV(w io.Writer, procs []*timeline.Process, loc *time.Location
 
 // processMessage is the one-line story of a process creation.
 func processMessage(p *timeline.Process) string {
-	parent := parser.BaseName(p.ResolvedParentImage())
+	parent := winpath.Base(p.ResolvedParentImage())
 	if parent == "" {
 		parent = "(unknown parent)"
 	}
-	msg := fmt.Sprintf("%s: %s (%d) started %s (%d)", p.Host.Name, parent, p.PPID, parser.BaseName(p.Image), p.PID)
+	msg := fmt.Sprintf("%s: %s (%d) started %s (%d)", p.Host.Name, parent, p.PPID, winpath.Base(p.Image), p.PID)
 	if p.User != "" {
 		msg += " as " + p.User
 	}
@@ -166,7 +167,7 @@ func writeNode(w *bufio.Writer, p *timeline.Process, prefix, branch string, narr
 	if selected[p] && narrowed {
 		mark = "*"
 	}
-	line := fmt.Sprintf("%s%s%s %s (%d)", prefix, branch, mark, termsafe.String(parser.BaseName(p.Image)), p.PID)
+	line := fmt.Sprintf("%s%s%s %s (%d)", prefix, branch, mark, termsafe.String(winpath.Base(p.Image)), p.PID)
 	if p.Placeholder {
 		line += " [not logged]"
 	} else {

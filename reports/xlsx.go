@@ -14,6 +14,7 @@ import (
 	"github.com/evtxhunt/evtxhunt/detections"
 	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/winpath"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
 
@@ -433,7 +434,7 @@ func (x *xlsxWriter) timeline() error {
 			style = x.styles.hit
 			x.hitRows[p] = cellRef(sheet, row)
 		}
-		label := strings.Repeat("    ", min(p.Depth, 40)) + parser.BaseName(p.Image)
+		label := strings.Repeat("    ", min(p.Depth, 40)) + winpath.Base(p.Image)
 		if err := s.write([]any{x.when(p.Time), p.Host.Name, p.Depth, cellText(label), p.PID, p.PPID, cellText(p.ResolvedParentImage()), string(p.Link),
 			p.User, p.IntegrityLevel, cellText(p.CommandLine), cellText(ruleNames(found)), strings.Join(sources, " "), cellText(evidenceText(p.Evidence))},
 			excelize.RowOpts{StyleID: style}); err != nil {
@@ -465,7 +466,7 @@ func (x *xlsxWriter) detections() error {
 				chain = append(chain, ancestorsNotShown(notShown))
 			}
 			for _, st := range steps {
-				step := parser.BaseName(st.Image)
+				step := winpath.Base(st.Image)
 				if st.SinceParent > 0 {
 					step += " (+" + st.SinceParent.String() + ")"
 				}
@@ -477,7 +478,7 @@ func (x *xlsxWriter) detections() error {
 			}
 			ruleLink := excelize.Cell{Value: f.Rule.ID, Formula: fmt.Sprintf(`HYPERLINK("#%s","%s")`, x.ruleRows[f.Rule], formulaText(f.Rule.ID)), StyleID: x.styles.link}
 			if err := s.write([]any{i + 1, x.when(p.Time), f.Host, excelize.Cell{Value: string(f.Rule.Severity), StyleID: x.styles.severity[f.Rule.Severity]},
-				f.Rule.RiskScore, cellText(f.Rule.Name), strings.Join(f.Rule.TechniqueIDs(), ", "), parser.BaseName(p.Image), p.PID,
+				f.Rule.RiskScore, cellText(f.Rule.Name), strings.Join(f.Rule.TechniqueIDs(), ", "), winpath.Base(p.Image), p.PID,
 				cellText(p.CommandLine), cellText(p.ResolvedParentImage()), cellText(p.ResolvedParentCommandLine()), p.User, h.NextHop, cellText(strings.Join(chain, " > ")),
 				cellText(evidenceText(p.Evidence)), timelineLink, ruleLink}, excelize.RowOpts{StyleID: x.styles.wrap}); err != nil {
 				return err
@@ -531,7 +532,7 @@ func (x *xlsxWriter) trees() error {
 				if j > base {
 					depth = base + st.Depth - h.Process.Depth
 				}
-				label := strings.Repeat("    ", min(depth, 40)) + parser.BaseName(st.Image)
+				label := strings.Repeat("    ", min(depth, 40)) + winpath.Base(st.Image)
 				if st.Placeholder {
 					label += " (not logged)"
 				}

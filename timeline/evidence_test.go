@@ -8,14 +8,16 @@ import (
 
 	"github.com/evtxhunt/evtxhunt/internal/testevidence"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
+	"github.com/evtxhunt/evtxhunt/parser/winpath"
 )
 
-const evidence = "../testdata/evidence"
+const evidenceDir = "../testdata/evidence"
 
 // scanInto builds a timeline of the given evidence paths.
 func scanInto(t testing.TB, paths ...string) *Timeline {
 	t.Helper()
-	files, errs := parser.FindEvidence(paths)
+	files, errs := evidence.Find(paths)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -51,7 +53,7 @@ func lookup(t *testing.T, tl *Timeline, host string, p testevidence.Process) *Pr
 }
 
 func TestGeneratedIncident(t *testing.T) {
-	tl := scanInto(t, evidence)
+	tl := scanInto(t, evidenceDir)
 	var names []string
 	for _, h := range tl.Hosts {
 		names = append(names, h.Name)
@@ -85,7 +87,7 @@ func TestGeneratedIncident(t *testing.T) {
 		found++
 		mstsc := lookup(t, tl, d.Host, d.Process)
 		netscan := lookup(t, tl, d.Host, *d.Parent)
-		if mstsc.Parent != netscan || mstsc.Link != wantLink[d.Host] || !strings.EqualFold(parser.BaseName(mstsc.ResolvedParentImage()), "netscan.exe") {
+		if mstsc.Parent != netscan || mstsc.Link != wantLink[d.Host] || !strings.EqualFold(winpath.Base(mstsc.ResolvedParentImage()), "netscan.exe") {
 			t.Errorf("%s: mstsc's parent is %v (%s), want netscan %v (%s)", d.Host, mstsc.Parent.Image, mstsc.Link, netscan.Image, wantLink[d.Host])
 		}
 	}
@@ -101,7 +103,7 @@ func TestGeneratedIncident(t *testing.T) {
 			t.Errorf("PID reuse decoy: mstsc's parent is %s pid %d (%s)", mstsc.Parent.Image, mstsc.Parent.PID, mstsc.Link)
 		}
 		for _, a := range mstsc.Ancestors() {
-			if strings.EqualFold(parser.BaseName(a.Image), "netscan.exe") {
+			if strings.EqualFold(winpath.Base(a.Image), "netscan.exe") {
 				t.Errorf("PID reuse decoy: netscan.exe is an ancestor of mstsc.exe")
 			}
 		}
@@ -118,7 +120,7 @@ func TestSharedSysmonGUIDLinks(t *testing.T) {
 	if _, err := os.Stat(sharedEVTX); err != nil {
 		t.Skipf("SKIP: the shared evidence corpus is absent: %v", err)
 	}
-	files, _ := parser.FindEvidence([]string{sharedEVTX})
+	files, _ := evidence.Find([]string{sharedEVTX})
 	checked := 0
 	for _, f := range files {
 		tl := scanInto(t, f)

@@ -15,6 +15,7 @@ import (
 	"github.com/evtxhunt/evtxhunt/detections"
 	"github.com/evtxhunt/evtxhunt/parser"
 	w "github.com/evtxhunt/evtxhunt/parser/evtxwrite"
+	"github.com/evtxhunt/evtxhunt/parser/winpath"
 	"github.com/evtxhunt/evtxhunt/reports"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
@@ -102,7 +103,7 @@ func seedFindings(t *testing.T, tl *timeline.Timeline) []string {
 			for _, e := range f.Evidence(-1) {
 				ev = append(ev, fmt.Sprintf("%s#%d", filepath.Base(filepath.Dir(e.File)), e.RecordID))
 			}
-			out = append(out, fmt.Sprintf("%s: %s -> %s [%s] %s", f.Host, parser.BaseName(h.Process.Parent.Image), parser.BaseName(h.Process.Image),
+			out = append(out, fmt.Sprintf("%s: %s -> %s [%s] %s", f.Host, winpath.Base(h.Process.Parent.Image), winpath.Base(h.Process.Image),
 				h.Process.Link, strings.Join(ev, " ")))
 		}
 	}

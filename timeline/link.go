@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/winpath"
 )
 
 // sourceRank orders records of equal time: Security before Sysmon, which
@@ -82,7 +83,7 @@ func mergeSources(procs []*Process, window time.Duration) ([]*Process, bool) {
 	pids := map[uint32]bool{}
 	for _, p := range procs {
 		if p.Source == parser.SourceSysmon1 {
-			sysmon = append(sysmon, sysmonRecord{p, key{p.PID, parser.NormalizePath(p.Image)}})
+			sysmon = append(sysmon, sysmonRecord{p, key{p.PID, winpath.Normalize(p.Image)}})
 			pids[p.PID] = true
 		}
 	}
@@ -92,7 +93,7 @@ func mergeSources(procs []*Process, window time.Duration) ([]*Process, bool) {
 	pools := map[key]*pool{}
 	for _, p := range procs {
 		if p.Source == parser.SourceSecurity4688 && pids[p.PID] {
-			k := key{p.PID, parser.NormalizePath(p.Image)}
+			k := key{p.PID, winpath.Normalize(p.Image)}
 			if pools[k] == nil {
 				pools[k] = &pool{}
 			}
@@ -212,10 +213,10 @@ func flagReusedGUIDs(byGUID map[string][]*Process, window time.Duration) {
 		if len(claimants) < 2 {
 			continue
 		}
-		image := parser.NormalizePath(claimants[0].Image)
+		image := winpath.Normalize(claimants[0].Image)
 		reused := false
 		for i, c := range claimants[1:] {
-			if c.Time.Sub(claimants[i].Time) > window || parser.NormalizePath(c.Image) != image {
+			if c.Time.Sub(claimants[i].Time) > window || winpath.Normalize(c.Image) != image {
 				reused = true
 				break
 			}
@@ -359,7 +360,7 @@ func closest(top []*Process, files []Evidence) (*Process, []*Process) {
 
 // sameImage compares paths in any spelling; most are the same string.
 func sameImage(a, b string) bool {
-	return a == b || parser.NormalizePath(a) == parser.NormalizePath(b)
+	return a == b || winpath.Normalize(a) == winpath.Normalize(b)
 }
 
 // around finds, in cands (time order), the processes that may hold an
@@ -480,7 +481,7 @@ func (l *linker) link(p *Process) {
 		q.except = p
 	}
 	ch := l.choose(cands, q)
-	key := func() string { return fmt.Sprintf("pid:%d:%s", p.PPID, parser.NormalizePath(p.ParentImage)) }
+	key := func() string { return fmt.Sprintf("pid:%d:%s", p.PPID, winpath.Normalize(p.ParentImage)) }
 	switch c := ch.best; {
 	case c == nil && ch.latest != nil:
 		p.Parent, p.Link = l.placeholder(p, key(), p.PPID, p.ParentImage, ""), LinkPlaceholder

@@ -12,6 +12,7 @@ import (
 
 	"github.com/evtxhunt/evtxhunt/internal/testevidence"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // hostileCase is one crafted file of testdata/hostile. Adding a case is
@@ -94,7 +95,7 @@ var hostileCases = []hostileCase{
 			}
 			// Every record is a process creation: those after chunk 0 remain.
 			f := &hostileFile{data: b, hostileChunks: []int{0}}
-			for i := 1; parser.FileHeaderSize+i*parser.ChunkSize < len(b); i++ {
+			for i := 1; evtx.FileHeaderSize+i*evtx.ChunkSize < len(b); i++ {
 				n, err := w.ChunkRecords(b, i)
 				if err != nil {
 					return nil, err
@@ -171,10 +172,10 @@ func generateHostile(dir, only string, chunks int) (*testevidence.Hostile, error
 // and how many records the others hold, as their headers say.
 func (f *hostileFile) facts(c hostileCase) (testevidence.HostileFile, error) {
 	facts := testevidence.HostileFile{File: c.name + ".evtx", What: c.what, ProcessEvents: f.processEvents, Findings: f.findings, Conflicts: f.conflicts}
-	slots := (len(f.data) - parser.FileHeaderSize) / parser.ChunkSize
+	slots := (len(f.data) - evtx.FileHeaderSize) / evtx.ChunkSize
 	for i := range slots {
 		if slices.Contains(f.hostileChunks, i) {
-			facts.HostileChunks = append(facts.HostileChunks, testevidence.Chunk{Index: i, Offset: parser.FileHeaderSize + int64(i)*parser.ChunkSize})
+			facts.HostileChunks = append(facts.HostileChunks, testevidence.Chunk{Index: i, Offset: evtx.FileHeaderSize + int64(i)*evtx.ChunkSize})
 			continue
 		}
 		n, err := w.ChunkRecords(f.data, i)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/evtxhunt/evtxhunt/internal/testevidence"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 const committed = "../../testdata/evidence"
@@ -52,7 +54,7 @@ func TestIncidentIsReproducible(t *testing.T) {
 // and checks every count and every record the manifest names.
 func TestManifestMatchesEvidence(t *testing.T) {
 	m := testevidence.LoadIncident(t)
-	files, errs := parser.FindEvidence([]string{committed})
+	files, errs := evidence.Find([]string{committed})
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -156,7 +158,7 @@ func TestLargeOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Size() < size || info.Size() > size+2*parser.ChunkSize {
+	if info.Size() < size || info.Size() > size+2*evtx.ChunkSize {
 		t.Errorf("size %d, asked for %d", info.Size(), size)
 	}
 	var events uint64
@@ -176,7 +178,7 @@ func TestLargeOutputs(t *testing.T) {
 	if err := run(fleet, 7, "3MiB", 3); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := parser.FindEvidence([]string{fleet})
+	files, _ := evidence.Find([]string{fleet})
 	if len(files) != 6 {
 		t.Errorf("fleet has %d logs, want 6", len(files))
 	}

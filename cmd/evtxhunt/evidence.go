@@ -14,13 +14,14 @@ import (
 
 	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 )
 
 // scanResult is what reading the evidence gave, for summaries and exit codes.
 type scanResult struct {
 	stats   []*parser.FileStats
 	totals  parser.Totals
-	notRead []parser.NotRead
+	notRead []evidence.NotRead
 	wall    time.Duration
 }
 
@@ -30,11 +31,12 @@ func (r *scanResult) clean() bool { return r.totals.Errors == 0 && len(r.notRead
 // scanEvidence finds the evidence files under paths and scans them, calling
 // emit for each process event in order. Paths not read are reported on
 // stderr and in the result; they do not stop the scan. With a progress, it
-// shows on stderr.
+// shows on stderr. When the scan stops early (ctx, emit), the result holds
+// what was read, and the files not reached are among the paths not read.
 func scanEvidence(ctx context.Context, paths []string, opts parser.Options, prog func([]string) *progress, stderr io.Writer,
 	emit func(*parser.ProcessEvent) error) (*scanResult, error) {
 	start := time.Now()
-	files, notRead := parser.FindEvidence(paths)
+	files, notRead := evidence.Find(paths)
 	for _, n := range notRead {
 		fmt.Fprintf(stderr, "evtxhunt: not read: %s\n", termsafe.String(n.String()))
 	}
@@ -44,6 +46,11 @@ func scanEvidence(ctx context.Context, paths []string, opts parser.Options, prog
 	}
 	stats, err := parser.NewScanner(bar.hooks(opts)).Scan(ctx, files, emit)
 	bar.finish()
+	if err != nil {
+		for _, f := range files[len(stats):] {
+			notRead = append(notRead, evidence.NotRead{Path: f, Reason: fmt.Sprintf("not read: the scan stopped before it (%v)", err)})
+		}
+	}
 	r := &scanResult{stats: stats, totals: parser.Sum(stats), notRead: notRead, wall: time.Since(start)}
 	return r, err
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/evtxhunt/evtxhunt/detections"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 	"github.com/evtxhunt/evtxhunt/parser/evtxwrite"
 	"github.com/evtxhunt/evtxhunt/reports"
 	"github.com/evtxhunt/evtxhunt/timeline"
@@ -46,11 +47,11 @@ func FuzzScanChunk(f *testing.F) {
 	}
 	engine := detections.NewEngine(rules)
 	path := filepath.Join(f.TempDir(), "Security.evtx")
-	file := make([]byte, parser.FileHeaderSize+parser.ChunkSize)
+	file := make([]byte, evtx.FileHeaderSize+evtx.ChunkSize)
 	f.Fuzz(func(t *testing.T, chunk []byte, fixCRC bool) {
 		copy(file, header)
-		clear(file[parser.FileHeaderSize:])
-		copy(file[parser.FileHeaderSize:], chunk)
+		clear(file[evtx.FileHeaderSize:])
+		copy(file[evtx.FileHeaderSize:], chunk)
 		if fixCRC {
 			if err := evtxwrite.FixChunkCRC(file, 0); err != nil {
 				t.Fatal(err)
@@ -62,7 +63,7 @@ func FuzzScanChunk(f *testing.F) {
 		b := timeline.NewBuilder(timeline.Options{})
 		created := 0
 		stats, err := parser.NewScanner(parser.Options{Workers: 1}).Scan(context.Background(), []string{path}, func(ev *parser.ProcessEvent) error {
-			if ev.File != path || ev.Chunk != 0 || ev.Offset < parser.FileHeaderSize || ev.Offset >= int64(len(file)) {
+			if ev.File != path || ev.Chunk != 0 || ev.Offset < evtx.FileHeaderSize || ev.Offset >= int64(len(file)) {
 				t.Errorf("event from %s chunk %d offset 0x%x, outside the chunk", ev.File, ev.Chunk, ev.Offset)
 			}
 			if ev.Source == parser.SourceSecurity4688 || ev.Source == parser.SourceSysmon1 {
@@ -114,7 +115,7 @@ func fuzzFileHeader(f *testing.F) []byte {
 	if err := w.Close(); err != nil {
 		f.Fatal(err)
 	}
-	return buf.Bytes()[:parser.FileHeaderSize]
+	return buf.Bytes()[:evtx.FileHeaderSize]
 }
 
 // fuzzSeeds are real chunks: the first of a sample of the public logs, a
@@ -129,8 +130,8 @@ func fuzzSeeds(f *testing.F) [][]byte {
 			f.Fatal(err)
 		}
 		for _, i := range slots {
-			if off := parser.FileHeaderSize + i*parser.ChunkSize; off+parser.ChunkSize <= len(b) {
-				seeds = append(seeds, b[off:off+parser.ChunkSize])
+			if off := evtx.FileHeaderSize + i*evtx.ChunkSize; off+evtx.ChunkSize <= len(b) {
+				seeds = append(seeds, b[off:off+evtx.ChunkSize])
 			}
 		}
 	}
@@ -153,7 +154,7 @@ func fuzzSeeds(f *testing.F) [][]byte {
 			f.Fatal(err)
 		}
 		slots := []int{0}
-		if middle := int(info.Size() / parser.ChunkSize / 2); middle > 0 {
+		if middle := int(info.Size() / evtx.ChunkSize / 2); middle > 0 {
 			slots = append(slots, middle)
 		}
 		add(public[i], slots...)
@@ -167,7 +168,7 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		if err != nil {
 			f.Fatal(err)
 		}
-		slots := make([]int, (info.Size()-parser.FileHeaderSize)/parser.ChunkSize)
+		slots := make([]int, (info.Size()-evtx.FileHeaderSize)/evtx.ChunkSize)
 		for i := range slots {
 			slots[i] = i
 		}

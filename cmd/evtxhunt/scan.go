@@ -20,6 +20,8 @@ import (
 	"github.com/evtxhunt/evtxhunt/detections"
 	"github.com/evtxhunt/evtxhunt/internal/termsafe"
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
+	"github.com/evtxhunt/evtxhunt/parser/winpath"
 	"github.com/evtxhunt/evtxhunt/reports"
 	"github.com/evtxhunt/evtxhunt/timeline"
 )
@@ -132,8 +134,11 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, fs, err)
 	}
 
+	// Ctrl-C stops the scan and the case folder is written with what was
+	// read; a second Ctrl-C ends the process at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	context.AfterFunc(ctx, stop)
 	events := newEventLog(a.out, a.has("jsonl"))
 	b := timeline.NewBuilder(timeline.Options{})
 	res, err := scanEvidence(ctx, paths, dec.options(),
@@ -143,7 +148,10 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 			events.write(ev)
 			return nil
 		})
-	if err != nil {
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "evtxhunt scan: interrupted: the case folder holds what was read; what was not is listed in summary.json\n")
+	case err != nil:
 		events.abort(err)
 		fmt.Fprintf(stderr, "evtxhunt scan: %s\n", safeError(err))
 		return exitEvidence
@@ -212,9 +220,9 @@ func printFindings(w io.Writer, c *reports.Case, out string) {
 			break
 		}
 		h := f.Hits[0]
-		line := fmt.Sprintf("  %s  %-8s %-9s %s: %s", f.Time.In(c.Zone).Format("2006-01-02 15:04:05"), f.Host, f.Rule.Severity, f.Rule.Name, parser.BaseName(h.Process.Image))
+		line := fmt.Sprintf("  %s  %-8s %-9s %s: %s", f.Time.In(c.Zone).Format("2006-01-02 15:04:05"), f.Host, f.Rule.Severity, f.Rule.Name, winpath.Base(h.Process.Image))
 		if parent := h.Process.ResolvedParentImage(); parent != "" {
-			line += " <- " + parser.BaseName(parent)
+			line += " <- " + winpath.Base(parent)
 		}
 		if hops := f.NextHops(); len(hops) > 0 {
 			const most = 5
@@ -301,10 +309,10 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 	// gives anything is the merge refused.
 	usable := 0
 	for _, dir := range dirs {
-		var problems []parser.NotRead
+		var problems []evidence.NotRead
 		s, serr := reports.ReadSummary(dir)
 		if err := serr; err != nil {
-			problems = append(problems, parser.NotRead{Path: dir, Reason: fmt.Sprintf("%v: its evidence inventory and parse health are not in the merge", err)})
+			problems = append(problems, evidence.NotRead{Path: dir, Reason: fmt.Sprintf("%v: its evidence inventory and parse health are not in the merge", err)})
 		} else {
 			c.Files = append(c.Files, s.Parse.Files...)
 			c.NotRead = append(c.NotRead, s.Evidence.NotRead...)
@@ -320,10 +328,10 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 			if errors.Is(err, os.ErrNotExist) {
 				why = "missing"
 			}
-			problems = append(problems, parser.NotRead{Path: events, Reason: fmt.Sprintf("%s: its events are not in the merge (was it scanned with --format jsonl?)", why)})
+			problems = append(problems, evidence.NotRead{Path: events, Reason: fmt.Sprintf("%s: its events are not in the merge (was it scanned with --format jsonl?)", why)})
 		}
 		for _, why := range skipped {
-			problems = append(problems, parser.NotRead{Path: events, Reason: why})
+			problems = append(problems, evidence.NotRead{Path: events, Reason: why})
 		}
 		if serr == nil || eerr == nil {
 			usable++

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 
-	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // Damage done to a whole file's bytes, as real evidence shows it. Each helper
@@ -13,11 +13,11 @@ import (
 // consistent, so that one kind of damage is tested at a time.
 
 func chunkAt(b []byte, chunk int) ([]byte, error) {
-	off := parser.FileHeaderSize + chunk*parser.ChunkSize
-	if chunk < 0 || off+parser.ChunkTablesEnd > len(b) {
+	off := evtx.FileHeaderSize + chunk*evtx.ChunkSize
+	if chunk < 0 || off+evtx.ChunkTablesEnd > len(b) {
 		return nil, fmt.Errorf("evtxwrite: no chunk %d in %d bytes", chunk, len(b))
 	}
-	return b[off:min(off+parser.ChunkSize, len(b))], nil
+	return b[off:min(off+evtx.ChunkSize, len(b))], nil
 }
 
 // ChunkRecords is the number of records a chunk's header says it holds.
@@ -27,7 +27,7 @@ func ChunkRecords(b []byte, chunk int) (uint64, error) {
 		return 0, err
 	}
 	first, last := le.Uint64(c[8:]), le.Uint64(c[16:])
-	if !bytes.HasPrefix(c, parser.ChunkMagic) || last < first {
+	if !bytes.HasPrefix(c, []byte(evtx.ChunkMagic)) || last < first {
 		return 0, fmt.Errorf("evtxwrite: chunk %d has no records", chunk)
 	}
 	return last - first + 1, nil
@@ -41,13 +41,13 @@ func FixChunkCRC(b []byte, chunk int) error {
 	if err != nil {
 		return err
 	}
-	if len(c) < parser.ChunkSize {
+	if len(c) < evtx.ChunkSize {
 		return fmt.Errorf("evtxwrite: chunk %d is cut short", chunk)
 	}
-	if free := le.Uint32(c[48:]); free >= parser.ChunkTablesEnd && free <= parser.ChunkSize {
-		le.PutUint32(c[52:], crc32.ChecksumIEEE(c[parser.ChunkTablesEnd:free]))
+	if free := le.Uint32(c[48:]); free >= evtx.ChunkTablesEnd && free <= evtx.ChunkSize {
+		le.PutUint32(c[52:], crc32.ChecksumIEEE(c[evtx.ChunkTablesEnd:free]))
 	}
-	le.PutUint32(c[124:], parser.ChunkHeaderChecksum(c))
+	le.PutUint32(c[124:], evtx.ChunkHeaderChecksum(c))
 	return nil
 }
 
@@ -67,7 +67,7 @@ func BreakChunkCRC(b []byte, chunk int) error {
 		return err
 	}
 	le.PutUint32(c[52:], ^le.Uint32(c[52:]))
-	le.PutUint32(c[124:], parser.ChunkHeaderChecksum(c))
+	le.PutUint32(c[124:], evtx.ChunkHeaderChecksum(c))
 	return nil
 }
 
@@ -89,19 +89,19 @@ func GarbleRecord(b []byte, chunk, n int) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	off := parser.ChunkTablesEnd
+	off := evtx.ChunkTablesEnd
 	for i := 0; ; i++ {
-		if off+parser.RecordHeaderLen > len(c) || string(c[off:off+4]) != string(parser.RecordMagic) {
+		if off+evtx.RecordHeaderLen > len(c) || string(c[off:off+4]) != string(evtx.RecordMagic) {
 			return 0, fmt.Errorf("evtxwrite: chunk %d has no record %d", chunk, n)
 		}
 		size := int(le.Uint32(c[off+4:]))
 		if i == n {
-			for j := off + parser.RecordHeaderLen; j < off+size-4; j++ {
+			for j := off + evtx.RecordHeaderLen; j < off+size-4; j++ {
 				c[j] = 0xab
 			}
 			free := le.Uint32(c[48:])
-			le.PutUint32(c[52:], crc32.ChecksumIEEE(c[parser.ChunkTablesEnd:free]))
-			le.PutUint32(c[124:], parser.ChunkHeaderChecksum(c))
+			le.PutUint32(c[52:], crc32.ChecksumIEEE(c[evtx.ChunkTablesEnd:free]))
+			le.PutUint32(c[124:], evtx.ChunkHeaderChecksum(c))
 			return le.Uint64(c[off+8:]), nil
 		}
 		off += size
@@ -111,5 +111,5 @@ func GarbleRecord(b []byte, chunk, n int) (uint64, error) {
 // TruncateInChunk cuts the file keep bytes into the given chunk, as a copy
 // that stopped early.
 func TruncateInChunk(b []byte, chunk, keep int) []byte {
-	return b[:min(len(b), parser.FileHeaderSize+chunk*parser.ChunkSize+keep)]
+	return b[:min(len(b), evtx.FileHeaderSize+chunk*evtx.ChunkSize+keep)]
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // Hostile records: binary XML crafted as an attacker would write it, to hold
@@ -74,10 +74,10 @@ func (w *Writer) WriteNegativeTemplateSize(ev *Event) error {
 		if err := e.event(ev, id, nil); err != nil {
 			return err
 		}
-		if len(e.newTemplates) == 0 || e.newTemplates[0].offset != e.base+parser.RecordHeaderLen+14 {
+		if len(e.newTemplates) == 0 || e.newTemplates[0].offset != e.base+evtx.RecordHeaderLen+14 {
 			return fmt.Errorf("evtxwrite: the System template of %d is already defined in this chunk", ev.EventID)
 		}
-		negative(e, parser.RecordHeaderLen+14+20)                         // after the next-in-bucket field and the GUID
+		negative(e, evtx.RecordHeaderLen+14+20)                           // after the next-in-bucket field and the GUID
 		e.newTemplates[0].key = "negative size: " + e.newTemplates[0].key // never reused by a later record
 		return nil
 	}); err != nil {

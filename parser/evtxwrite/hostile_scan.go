@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // Crafted logs for the scanner's hostile-evidence tests: each is valid EVTX
@@ -82,14 +82,14 @@ func PlantedTemplateLog(host string, t time.Time, n int) ([]byte, error) {
 	eventID := []byte{tokOptionalSubst, sysEventID, 0, TypeUInt16}
 	version := []byte{tokOptionalSubst, sysVersion, 0, TypeUInt8}
 	defined := 0
-	for chunk, off := 0, parser.FileHeaderSize; off+parser.ChunkSize <= len(b); chunk, off = chunk+1, off+parser.ChunkSize {
-		c := b[off : off+parser.ChunkSize]
+	for chunk, off := 0, evtx.FileHeaderSize; off+evtx.ChunkSize <= len(b); chunk, off = chunk+1, off+evtx.ChunkSize {
+		c := b[off : off+evtx.ChunkSize]
 		free := int(le.Uint32(c[48:]))
-		for rec := parser.ChunkTablesEnd; rec < free; rec += int(le.Uint32(c[rec+4:])) {
+		for rec := evtx.ChunkTablesEnd; rec < free; rec += int(le.Uint32(c[rec+4:])) {
 			// After the record header, the fragment header and the
 			// instance's token, unknown byte and template id: the
 			// offset of the definition, which follows when it is new.
-			ref := rec + parser.RecordHeaderLen + 4 + 6
+			ref := rec + evtx.RecordHeaderLen + 4 + 6
 			def := int(le.Uint32(c[ref:]))
 			if def != ref+4 {
 				continue
@@ -132,7 +132,7 @@ func PlantedNameLog(host string, t time.Time, n int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := b[parser.FileHeaderSize : parser.FileHeaderSize+parser.ChunkSize]
+	c := b[evtx.FileHeaderSize : evtx.FileHeaderSize+evtx.ChunkSize]
 	data := []byte{4, 0, 'D', 0, 'a', 0, 't', 0, 'a', 0, 0, 0} // length, UTF-16 units, NUL
 	i := bytes.Index(c, data)
 	if i < 0 {
@@ -150,7 +150,7 @@ func WipedChunkLog(host string, t time.Time, n, chunk int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if chunks := (len(b) - parser.FileHeaderSize) / parser.ChunkSize; chunk >= chunks-1 {
+	if chunks := (len(b) - evtx.FileHeaderSize) / evtx.ChunkSize; chunk >= chunks-1 {
 		return nil, fmt.Errorf("evtxwrite: %d process creations fill %d chunks: chunk %d has none after it", n, chunks, chunk)
 	}
 	return b, ZeroChunk(b, chunk)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // writeTemp writes b into dir under name and returns its path.
@@ -101,12 +102,12 @@ func TestWipedChunkIsAnError(t *testing.T) {
 	b, err := WipedChunkLog("DC01", t0, n, 1)
 	path := writeTemp(t, t.TempDir(), "Security.evtx", b, err)
 	evs, s := scan(t, path)
-	slots := (len(b) - parser.FileHeaderSize) / parser.ChunkSize
+	slots := (len(b) - evtx.FileHeaderSize) / evtx.ChunkSize
 	want := parser.ChunkCounts{Slots: slots, Decoded: slots - 1, Wiped: 1}
 	if slots < 3 || s.Header == nil || int(s.Header.ChunkCount) != slots || s.Chunks != want {
 		t.Errorf("chunks = %+v\nwant     %+v (header %+v)", s.Chunks, want, s.Header)
 	}
-	if s.ErrorCount != 1 || s.Errors[0].Kind != parser.ErrWipedChunk || s.Errors[0].Chunk != 1 || s.Errors[0].Offset != parser.FileHeaderSize+parser.ChunkSize {
+	if s.ErrorCount != 1 || s.Errors[0].Kind != parser.KindWipedChunk || s.Errors[0].Chunk != 1 || s.Errors[0].Offset != evtx.FileHeaderSize+evtx.ChunkSize {
 		t.Errorf("errors %v, want one wiped-chunk error at chunk 1", s.Errors)
 	}
 	if len(evs) == 0 || len(evs) >= n || s.SHA256 == "" {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 	"github.com/evtxhunt/evtxhunt/parser/evtxwrite"
 )
 
@@ -91,10 +91,10 @@ type templateDef struct {
 func firstRecordTemplates(file []byte) ([2]templateDef, error) {
 	var out [2]templateDef
 	le := binary.LittleEndian
-	if len(file) < parser.FileHeaderSize+parser.ChunkSize {
+	if len(file) < evtx.FileHeaderSize+evtx.ChunkSize {
 		return out, fmt.Errorf("no chunk")
 	}
-	c := file[parser.FileHeaderSize : parser.FileHeaderSize+parser.ChunkSize]
+	c := file[evtx.FileHeaderSize : evtx.FileHeaderSize+evtx.ChunkSize]
 	definition := func(instance int) (templateDef, int, error) {
 		if c[instance] != 0x0c {
 			return templateDef{}, 0, fmt.Errorf("no template instance at %d", instance)
@@ -106,7 +106,7 @@ func firstRecordTemplates(file []byte) ([2]templateDef, error) {
 		end := def + 24 + int(le.Uint32(c[def+20:]))
 		return templateDef{def, c[def:end]}, end, nil
 	}
-	system, values, err := definition(parser.ChunkTablesEnd + parser.RecordHeaderLen + 4)
+	system, values, err := definition(evtx.ChunkTablesEnd + evtx.RecordHeaderLen + 4)
 	if err != nil {
 		return out, err
 	}
@@ -138,7 +138,7 @@ func maskGUID(def []byte) []byte {
 func TestFramingAsWindows(t *testing.T) {
 	evs, b := writeSample(t)
 	le := binary.LittleEndian
-	chunks := (len(b) - parser.FileHeaderSize) / parser.ChunkSize
+	chunks := (len(b) - evtx.FileHeaderSize) / evtx.ChunkSize
 	if next := le.Uint64(b[24:]); next != sampleFirstID+uint64(len(evs)) {
 		t.Errorf("file header: next record id %d, want %d", next, sampleFirstID+len(evs))
 	}
@@ -147,7 +147,7 @@ func TestFramingAsWindows(t *testing.T) {
 	}
 	id := uint64(sampleFirstID)
 	for i := range chunks {
-		c := b[parser.FileHeaderSize+i*parser.ChunkSize:][:parser.ChunkSize]
+		c := b[evtx.FileHeaderSize+i*evtx.ChunkSize:][:evtx.ChunkSize]
 		first, last := le.Uint64(c[8:]), le.Uint64(c[16:])
 		if first != id || le.Uint64(c[24:]) != first || le.Uint64(c[32:]) != last {
 			t.Errorf("chunk %d: numbers %d-%d, ids %d-%d; want from %d", i, first, last, le.Uint64(c[24:]), le.Uint64(c[32:]), id)
@@ -156,10 +156,10 @@ func TestFramingAsWindows(t *testing.T) {
 			t.Errorf("chunk %d: flags %#x, want 1", i, flags)
 		}
 		free := int(le.Uint32(c[48:]))
-		if free > parser.ChunkSize-8 {
+		if free > evtx.ChunkSize-8 {
 			t.Errorf("chunk %d: records up to %d; Windows leaves at least 8 bytes free", i, free)
 		}
-		for off := parser.ChunkTablesEnd; off < free; id++ {
+		for off := evtx.ChunkTablesEnd; off < free; id++ {
 			size := int(le.Uint32(c[off+4:]))
 			if got := le.Uint64(c[off+8:]); got != id || size%8 != 0 {
 				t.Fatalf("chunk %d record at %d: id %d (want %d), size %d", i, off, got, id, size)
@@ -181,7 +181,7 @@ func TestFramingAsWindows(t *testing.T) {
 // its definition when inline, its values; it returns where the values end.
 func valuesEnd(c []byte, record int) int {
 	le := binary.LittleEndian
-	instance := record + parser.RecordHeaderLen + 4
+	instance := record + evtx.RecordHeaderLen + 4
 	values := instance + 10
 	if def := int(le.Uint32(c[instance+6:])); def == values {
 		values = def + 24 + int(le.Uint32(c[def+20:]))
@@ -219,7 +219,7 @@ func writeSample(t *testing.T) ([]*evtxwrite.Event, []byte) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if chunks := (len(buf.b) - parser.FileHeaderSize) / parser.ChunkSize; chunks < 4 {
+	if chunks := (len(buf.b) - evtx.FileHeaderSize) / evtx.ChunkSize; chunks < 4 {
 		t.Fatalf("only %d chunks: the sample must span several", chunks)
 	}
 	return evs, buf.b

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 func scan(t *testing.T, path string) ([]parser.ProcessEvent, *parser.FileStats) {
@@ -151,10 +152,10 @@ func hex(v uint64) string  { return "0x" + strconvU(v, 16) }
 func TestParserOnDamagedFiles(t *testing.T) {
 	evs := sampleEvents()
 	_, clean := writeFile(t, evs)
-	chunks := (len(clean) - parser.FileHeaderSize) / parser.ChunkSize
+	chunks := (len(clean) - evtx.FileHeaderSize) / evtx.ChunkSize
 	perChunk := make([]uint64, chunks)
 	for i := range perChunk {
-		c := clean[parser.FileHeaderSize+i*parser.ChunkSize:]
+		c := clean[evtx.FileHeaderSize+i*evtx.ChunkSize:]
 		perChunk[i] = le.Uint64(c[16:]) - le.Uint64(c[8:]) + 1
 	}
 	total := uint64(len(evs))
@@ -172,7 +173,7 @@ func TestParserOnDamagedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := chunks - 1
-	lastRecord := int(le.Uint32(clean[parser.FileHeaderSize+last*parser.ChunkSize+44:]))
+	lastRecord := int(le.Uint32(clean[evtx.FileHeaderSize+last*evtx.ChunkSize+44:]))
 	b = TruncateInChunk(b, last, lastRecord+8) // in the chunk's last record
 	path := filepath.Join(t.TempDir(), "damaged.evtx")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -197,11 +198,11 @@ func TestParserOnDamagedFiles(t *testing.T) {
 	kinds := map[parser.ErrorKind]int{}
 	for _, e := range s.Errors {
 		kinds[e.Kind]++
-		if (e.Kind == parser.ErrRecord || e.Kind == parser.ErrPanic) && e.RecordID != garbled {
+		if (e.Kind == parser.KindRecord || e.Kind == parser.KindPanic) && e.RecordID != garbled {
 			t.Errorf("record error names record %d, garbled %d", e.RecordID, garbled)
 		}
 	}
-	if kinds[parser.ErrRecord]+kinds[parser.ErrPanic] != 1 || kinds[parser.ErrChunkData] != 1 || kinds[parser.ErrTruncated] != 1 {
+	if kinds[parser.KindRecord]+kinds[parser.KindPanic] != 1 || kinds[parser.KindChunkData] != 1 || kinds[parser.KindTruncated] != 1 {
 		t.Errorf("errors by kind %v: %v", kinds, s.Errors)
 	}
 }
@@ -221,7 +222,7 @@ func TestGarbledTemplateDefinition(t *testing.T) {
 	if evs[garbled-1].EventID != 5 {
 		t.Fatalf("record %d is event %d, the test expects the first Sysmon 5", garbled, evs[garbled-1].EventID)
 	}
-	lastInChunk0 := le.Uint64(b[parser.FileHeaderSize+16:])
+	lastInChunk0 := le.Uint64(b[evtx.FileHeaderSize+16:])
 	var want []uint64
 	for id := garbled; id <= lastInChunk0; id++ {
 		if evs[id-1].EventID == 5 {
@@ -238,7 +239,7 @@ func TestGarbledTemplateDefinition(t *testing.T) {
 	var listed []uint64
 	reported := 0
 	for _, e := range s.Errors {
-		if e.Kind == parser.ErrRecord || e.Kind == parser.ErrPanic {
+		if e.Kind == parser.KindRecord || e.Kind == parser.KindPanic {
 			listed = append(listed, e.RecordID)
 			reported += 1 + e.Repeats
 		}
@@ -254,11 +255,11 @@ func TestGarbledTemplateDefinition(t *testing.T) {
 // template, neither the System template nor its EventData template (a
 // record defining a template takes every later user of it down with it).
 func lastTemplateUser(t *testing.T, file []byte) int {
-	c := file[parser.FileHeaderSize : parser.FileHeaderSize+parser.ChunkSize]
+	c := file[evtx.FileHeaderSize : evtx.FileHeaderSize+evtx.ChunkSize]
 	defines := func(instance int) bool { return int(le.Uint32(c[instance+6:])) == instance+10 }
 	last := -1
-	for i, off := 0, parser.ChunkTablesEnd; off < int(le.Uint32(c[48:])); i++ {
-		system := off + parser.RecordHeaderLen + 4 // after the fragment header
+	for i, off := 0, evtx.ChunkTablesEnd; off < int(le.Uint32(c[48:])); i++ {
+		system := off + evtx.RecordHeaderLen + 4 // after the fragment header
 		if !defines(system) {
 			// The System values: their count, descriptors, then data;
 			// the last holds the EventData fragment and its instance.
@@ -300,7 +301,7 @@ func TestClearedFirstLogIsReadWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs, s := scan(t, path)
-	lastOfChunk0 := le.Uint64(b[parser.FileHeaderSize+16:])
+	lastOfChunk0 := le.Uint64(b[evtx.FileHeaderSize+16:])
 	cleared := s.Census[parser.CensusKey{Channel: SecurityChannel, Provider: EventlogProvider, EventID: 1102}]
 	if s.Chunks.Slots < 6 || cleared <= lastOfChunk0 || len(s.Census) != 2 {
 		t.Fatalf("not the crafted shape: %d slots, %d records in chunk 0, census %v", s.Chunks.Slots, lastOfChunk0, s.Census)

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 	"github.com/evtxhunt/evtxhunt/parser/evtxwrite"
 	"github.com/evtxhunt/evtxhunt/parser/evtxwrite/readers"
 )
@@ -43,9 +43,9 @@ func TestSampleThreeReaders(t *testing.T) {
 // reader there, after every record before it, as written.
 func TestDamagedThreeReaders(t *testing.T) {
 	evs, clean := writeSample(t)
-	chunks := (len(clean) - parser.FileHeaderSize) / parser.ChunkSize
+	chunks := (len(clean) - evtx.FileHeaderSize) / evtx.ChunkSize
 	idsOf := func(chunk int) (first, last uint64) {
-		c := clean[parser.FileHeaderSize+chunk*parser.ChunkSize:]
+		c := clean[evtx.FileHeaderSize+chunk*evtx.ChunkSize:]
 		return binary.LittleEndian.Uint64(c[24:]), binary.LittleEndian.Uint64(c[32:])
 	}
 	written := func(lost func(id uint64) bool) (map[uint64]*evtxwrite.Event, int) {

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 )
 
 // Event is one record to write: the System fields Windows records and the
@@ -160,8 +160,8 @@ func (w *Writer) Close() error {
 			return err
 		}
 	}
-	h := make([]byte, parser.FileHeaderSize)
-	copy(h, parser.FileMagic)
+	h := make([]byte, evtx.FileHeaderSize)
+	copy(h, []byte(evtx.FileMagic))
 	le.PutUint64(h[8:], 0) // first chunk: the log has not wrapped
 	if w.chunks > 0 {
 		le.PutUint64(h[16:], uint64(w.chunks-1))
@@ -170,7 +170,7 @@ func (w *Writer) Close() error {
 	le.PutUint32(h[32:], 128)
 	le.PutUint16(h[36:], 1) // version 3.1
 	le.PutUint16(h[38:], 3)
-	le.PutUint16(h[40:], parser.FileHeaderSize)
+	le.PutUint16(h[40:], evtx.FileHeaderSize)
 	le.PutUint16(h[42:], uint16(w.chunks))
 	le.PutUint32(h[124:], crc32.ChecksumIEEE(h[:120]))
 	_, err := w.w.WriteAt(h, 0)
@@ -179,7 +179,7 @@ func (w *Writer) Close() error {
 
 func (w *Writer) flush() error {
 	b := w.chunk.finish()
-	off := int64(parser.FileHeaderSize) + int64(w.chunks)*parser.ChunkSize
+	off := int64(evtx.FileHeaderSize) + int64(w.chunks)*evtx.ChunkSize
 	if _, err := w.w.WriteAt(b, off); err != nil {
 		return err
 	}
@@ -190,9 +190,9 @@ func (w *Writer) flush() error {
 
 // Size is the length of the file written so far, the current chunk included.
 func (w *Writer) Size() int64 {
-	n := int64(parser.FileHeaderSize) + int64(w.chunks)*parser.ChunkSize
+	n := int64(evtx.FileHeaderSize) + int64(w.chunks)*evtx.ChunkSize
 	if w.chunk.records > 0 {
-		n += parser.ChunkSize
+		n += evtx.ChunkSize
 	}
 	return n
 }
@@ -213,11 +213,11 @@ type chunkState struct {
 
 func (c *chunkState) reset() {
 	if c.b == nil {
-		c.b = make([]byte, parser.ChunkSize)
+		c.b = make([]byte, evtx.ChunkSize)
 	} else {
 		clear(c.b)
 	}
-	c.end = parser.ChunkTablesEnd
+	c.end = evtx.ChunkTablesEnd
 	c.records = 0
 	c.names = map[string]uint32{}
 	c.templates = map[string]definedTemplate{}
@@ -230,7 +230,7 @@ func (c *chunkState) reset() {
 // and libevtx does not read a record that ends at the chunk's end.
 const chunkReserve = 8
 
-func (c *chunkState) fits(n int) bool { return c.end+n <= parser.ChunkSize-chunkReserve }
+func (c *chunkState) fits(n int) bool { return c.end+n <= evtx.ChunkSize-chunkReserve }
 
 // commit copies an encoded record into the chunk and links the names and
 // templates it defined into the chunk's hash tables.
@@ -264,7 +264,7 @@ const chunkFlags = 1
 // log's records and ids alike.
 func (c *chunkState) finish() []byte {
 	b := c.b
-	copy(b, parser.ChunkMagic)
+	copy(b, []byte(evtx.ChunkMagic))
 	last := c.firstID + uint64(c.records) - 1
 	le.PutUint64(b[8:], c.firstID)
 	le.PutUint64(b[16:], last)
@@ -273,7 +273,7 @@ func (c *chunkState) finish() []byte {
 	le.PutUint32(b[40:], 128)
 	le.PutUint32(b[44:], uint32(c.lastRecord))
 	le.PutUint32(b[48:], uint32(c.end))
-	le.PutUint32(b[52:], crc32.ChecksumIEEE(b[parser.ChunkTablesEnd:c.end]))
+	le.PutUint32(b[52:], crc32.ChecksumIEEE(b[evtx.ChunkTablesEnd:c.end]))
 	le.PutUint32(b[120:], chunkFlags)
 	for i, off := range c.stringBuckets {
 		le.PutUint32(b[128+4*i:], off)
@@ -281,7 +281,7 @@ func (c *chunkState) finish() []byte {
 	for i, off := range c.templateBucket {
 		le.PutUint32(b[384+4*i:], off)
 	}
-	le.PutUint32(b[124:], parser.ChunkHeaderChecksum(b))
+	le.PutUint32(b[124:], evtx.ChunkHeaderChecksum(b))
 	return b
 }
 
@@ -351,7 +351,7 @@ type pendingTemplate struct {
 func (e *recordEncoder) encode(c *chunkState, id uint64, t time.Time, body func(e *recordEncoder, id uint64) error) ([]byte, error) {
 	*e = recordEncoder{b: e.b[:0], base: uint32(c.end), chunk: c, newNames: e.newNames[:0], newTemplates: e.newTemplates[:0],
 		system: e.system[:0], data: e.data[:0], key: e.key[:0]}
-	e.b = append(e.b, parser.RecordMagic...)
+	e.b = append(e.b, []byte(evtx.RecordMagic)...)
 	e.b = le.AppendUint32(e.b, 0) // size, patched below
 	e.b = le.AppendUint64(e.b, id)
 	e.b = le.AppendUint64(e.b, ToFileTime(t))

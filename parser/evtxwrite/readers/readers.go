@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/0xrawsec/golang-evtx/evtx"
+	golangevtx "github.com/0xrawsec/golang-evtx/evtx"
 
-	"github.com/evtxhunt/evtxhunt/parser"
+	"github.com/evtxhunt/evtxhunt/parser/evtx"
 	"github.com/evtxhunt/evtxhunt/parser/evtxwrite"
 )
 
@@ -250,19 +250,19 @@ func GolangEvtx(path string) (recs []Record, err error) {
 			err = fmt.Errorf("golang-evtx: panic: %v", p)
 		}
 	}()
-	for off := parser.FileHeaderSize; off+parser.ChunkSize <= len(file); off += parser.ChunkSize {
-		if !bytes.Equal(file[off:off+8], parser.ChunkMagic) {
+	for off := evtx.FileHeaderSize; off+evtx.ChunkSize <= len(file); off += evtx.ChunkSize {
+		if !bytes.Equal(file[off:off+8], []byte(evtx.ChunkMagic)) {
 			continue
 		}
-		c := evtx.NewChunk()
-		c.Data = file[off : off+parser.ChunkSize]
+		c := golangevtx.NewChunk()
+		c.Data = file[off : off+evtx.ChunkSize]
 		r := bytes.NewReader(c.Data)
 		c.ParseChunkHeader(r)
 		r.Seek(int64(c.Header.SizeHeader)+64*4, 0)
 		if err := c.ParseTemplateTable(r); err != nil {
 			return recs, fmt.Errorf("golang-evtx: chunk @%d: template table: %w", off, err)
 		}
-		r.Seek(parser.ChunkTablesEnd, 0)
+		r.Seek(evtx.ChunkTablesEnd, 0)
 		if err := c.ParseEventOffsets(r); err != nil {
 			return recs, fmt.Errorf("golang-evtx: chunk @%d: %w", off, err)
 		}
@@ -284,19 +284,19 @@ func GolangEvtx(path string) (recs []Record, err error) {
 	return recs, nil
 }
 
-func fromGoEvtxMap(m *evtx.GoEvtxMap) (Record, error) {
+func fromGoEvtxMap(m *golangevtx.GoEvtxMap) (Record, error) {
 	rec := Record{System: map[string]string{}, Data: map[string]string{}}
-	event, ok := (*m)["Event"].(evtx.GoEvtxMap)
+	event, ok := (*m)["Event"].(golangevtx.GoEvtxMap)
 	if !ok {
 		return rec, errors.New("no Event element")
 	}
-	sys, ok := event["System"].(evtx.GoEvtxMap)
+	sys, ok := event["System"].(golangevtx.GoEvtxMap)
 	if !ok {
 		return rec, errors.New("no System element")
 	}
 	for k, v := range sys {
 		switch v := v.(type) {
-		case evtx.GoEvtxMap:
+		case golangevtx.GoEvtxMap:
 			if len(v) == 0 { // an empty element, like <Correlation/>
 				rec.System[k] = ""
 			}
@@ -311,14 +311,14 @@ func fromGoEvtxMap(m *evtx.GoEvtxMap) (Record, error) {
 			rec.System[k] = render(v)
 		}
 	}
-	if data, ok := event["EventData"].(evtx.GoEvtxMap); ok {
+	if data, ok := event["EventData"].(golangevtx.GoEvtxMap); ok {
 		for k, v := range data {
 			rec.Data[k] = render(v)
 		}
 	}
-	if ud, ok := event["UserData"].(evtx.GoEvtxMap); ok {
+	if ud, ok := event["UserData"].(golangevtx.GoEvtxMap); ok {
 		for _, inner := range ud {
-			fields, ok := inner.(evtx.GoEvtxMap)
+			fields, ok := inner.(golangevtx.GoEvtxMap)
 			if !ok {
 				continue
 			}
@@ -338,7 +338,7 @@ func render(v any) string {
 	switch v := v.(type) {
 	case nil:
 		return ""
-	case evtx.UTCTime:
+	case golangevtx.UTCTime:
 		return time.Time(v).UTC().Format(time.RFC3339Nano)
 	}
 	return fmt.Sprint(v)

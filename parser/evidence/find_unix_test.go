@@ -1,6 +1,6 @@
 //go:build unix
 
-package parser
+package evidence
 
 import (
 	"net"
@@ -13,11 +13,11 @@ import (
 	"time"
 )
 
-// TestFindEvidenceNotRead: inside the evidence, named pipes, sockets and
+// TestFindNotRead: inside the evidence, named pipes, sockets and
 // devices named like logs, dangling links and links out of the evidence are
 // listed with the reason and never opened; links that stay inside are
 // followed, and a link given as a path is a root.
-func TestFindEvidenceNotRead(t *testing.T) {
+func TestFindNotRead(t *testing.T) {
 	root := t.TempDir()
 	mkdir := func(rel string) string {
 		p := filepath.Join(root, rel)
@@ -38,7 +38,9 @@ func TestFindEvidenceNotRead(t *testing.T) {
 	secret := filepath.Join(outside, "secret.evtx")
 	otherLog := filepath.Join(other, "System.evtx")
 	for _, p := range []string{sec, secret, otherLog} {
-		mustWrite(t, p, []byte("x"))
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pipe := filepath.Join(logs, "pipe.evtx")
 	if err := syscall.Mkfifo(pipe, 0o644); err != nil {
@@ -71,7 +73,7 @@ func TestFindEvidenceNotRead(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		files, notRead := FindEvidence([]string{filepath.Join(root, "evlink"), other, "/dev/null"})
+		files, notRead := Find([]string{filepath.Join(root, "evlink"), other, "/dev/null"})
 		done <- result{files, notRead}
 	}()
 	var r result
@@ -79,7 +81,7 @@ func TestFindEvidenceNotRead(t *testing.T) {
 	case r = <-done:
 	case <-time.After(10 * time.Second):
 		unblockFIFO(pipe)
-		t.Fatal("FindEvidence blocked")
+		t.Fatal("Find blocked")
 	}
 	base := filepath.Join(root, "evlink", "HOST")
 	under := func(p string) string {

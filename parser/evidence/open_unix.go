@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package parser
+package evidence
 
 import "syscall"
 

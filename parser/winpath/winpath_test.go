@@ -1,8 +1,8 @@
-package parser
+package winpath
 
 import "testing"
 
-func TestNormalizePath(t *testing.T) {
+func TestNormalize(t *testing.T) {
 	same := []string{
 		`\Device\Mup\tsclient\C\Tools\x.exe`,
 		`\\tsclient\c\tools\X.EXE`,
@@ -11,8 +11,8 @@ func TestNormalizePath(t *testing.T) {
 		`//tsclient/c/Tools/x.exe`,
 	}
 	for _, p := range same {
-		if got := NormalizePath(p); got != `\\tsclient\c\tools\x.exe` {
-			t.Errorf("NormalizePath(%q) = %q", p, got)
+		if got := Normalize(p); got != `\\tsclient\c\tools\x.exe` {
+			t.Errorf("Normalize(%q) = %q", p, got)
 		}
 	}
 	for in, want := range map[string]string{
@@ -22,11 +22,11 @@ func TestNormalizePath(t *testing.T) {
 		`\Device\HarddiskVolume3\x.exe`:       `\device\harddiskvolume3\x.exe`,
 		`System`:                              `system`,
 	} {
-		if got := NormalizePath(in); got != want {
-			t.Errorf("NormalizePath(%q) = %q, want %q", in, got, want)
+		if got := Normalize(in); got != want {
+			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if BaseName(`C:\a\b\mstsc.exe`) != "mstsc.exe" || BaseName("mstsc.exe") != "mstsc.exe" {
-		t.Error("BaseName")
+	if Base(`C:\a\b\mstsc.exe`) != "mstsc.exe" || Base("mstsc.exe") != "mstsc.exe" {
+		t.Error("Base")
 	}
 }

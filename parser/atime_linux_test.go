@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/evtxhunt/evtxhunt/parser/evidence"
 )
 
 func accessTime(t *testing.T, path string) time.Time {
@@ -71,7 +73,7 @@ func TestScanKeepsAccessTimes(t *testing.T) {
 	for i, p := range paths {
 		want[i] = setPastAccess(t, p)
 	}
-	files, notRead := FindEvidence([]string{filepath.Join(root, "ev")})
+	files, notRead := evidence.Find([]string{filepath.Join(root, "ev")})
 	if len(files) != 1 || len(notRead) != 0 {
 		t.Fatalf("files %q, not read %v", files, notRead)
 	}

@@ -1,4 +1,13 @@
-package parser
+// Package evidence finds and opens the event logs to read. Find expands the
+// files and folders an examiner names into the list of EVTX files, and says
+// why every other path met was not read (NotRead); an Opener opens each file
+// as a Source the scanner reads from. OS opens files of the operating
+// system's file systems; openers of files inside disk images plug in the
+// same way.
+//
+//	files, notRead := evidence.Find([]string{"/cases/c1/HOST1"})
+//	src, err := evidence.OS{}.Open(files[0])
+package evidence
 
 import (
 	"errors"
@@ -18,7 +27,7 @@ type NotRead struct {
 
 func (n NotRead) String() string { return n.Path + ": " + n.Reason }
 
-// FindEvidence expands files and folders into the EVTX files to read, in a
+// Find expands files and folders into the EVTX files to read, in a
 // stable order. Folders are walked recursively; inside them only names ending
 // in .evtx (any letter case) are taken, while a file named explicitly is
 // always taken. A file reached twice (by two paths or two links) is listed
@@ -31,7 +40,7 @@ func (n NotRead) String() string { return n.Path + ": " + n.Reason }
 // exist or cannot be listed, a dangling link, a link out of the roots, and
 // anything that is not a regular file (a named pipe, a device, a socket
 // named like a log), which is never opened.
-func FindEvidence(paths []string) ([]string, []NotRead) {
+func Find(paths []string) ([]string, []NotRead) {
 	w := walker{seenDirs: map[string]bool{}, seenFiles: map[string]bool{}}
 	infos := make([]fs.FileInfo, len(paths))
 	for i, p := range paths {

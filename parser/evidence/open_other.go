@@ -1,6 +1,6 @@
 //go:build !unix
 
-package parser
+package evidence
 
 const (
 	openFlags = 0 // opening never waits here; what was opened is still checked

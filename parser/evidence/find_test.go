@@ -1,4 +1,4 @@
-package parser
+package evidence
 
 import (
 	"os"
@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestFindEvidence(t *testing.T) {
+func TestFind(t *testing.T) {
 	root := t.TempDir()
 	write := func(rel string) string {
 		p := filepath.Join(root, rel)
@@ -31,7 +31,7 @@ func TestFindEvidence(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(root, "missing")
-	files, notRead := FindEvidence([]string{root, missing, other})
+	files, notRead := Find([]string{root, missing, other})
 	want := []string{sysmon, sec, other}
 	if !slices.Equal(files, want) {
 		t.Errorf("files =\n%q\nwant\n%q", files, want)
@@ -41,7 +41,7 @@ func TestFindEvidence(t *testing.T) {
 	}
 	// A file named explicitly is taken whatever its name.
 	txt := filepath.Join(root, "HOST1/C/Windows/System32/winevt/Logs/notes.txt")
-	if files, _ := FindEvidence([]string{txt}); !slices.Equal(files, []string{txt}) {
+	if files, _ := Find([]string{txt}); !slices.Equal(files, []string{txt}) {
 		t.Errorf("explicit file: %q", files)
 	}
 }
